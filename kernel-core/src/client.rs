@@ -1,0 +1,493 @@
+//! [`KernelClient`]: the one object a service holds. It ties the chain together —
+//! config → resolve → credentials → signing → transport → response — and is a cheap
+//! `Clone + Send + Sync` handle over shared state (one connection pool, one credential
+//! cache), meant to be built once per process and shared across tasks.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::identity::Identity;
+use aws_smithy_types::timeout::TimeoutConfig;
+use http::Method;
+use tracing::Instrument;
+use url::Url;
+
+use crate::call::{CallOptions, Response, prepare};
+use crate::config::{Config, is_loopback_host};
+use crate::credentials::{
+    AssumeRoleSource, CachedCredentials, CredentialCache, CredentialSource, LoadFuture,
+    RefreshSettings,
+};
+use crate::error::{ConfigError, Error, StatusError};
+use crate::observability::{call_span, record_failure, record_success};
+use crate::resolve::{AuthMode, KernelEnv, Resolved, Service};
+use crate::signing::sign_request;
+use crate::transport::{Timeouts, Transport};
+
+struct Inner {
+    config: Config,
+    resolved: Resolved,
+    credentials: CredentialCache,
+    transport: Transport,
+}
+
+/// The kernel client. Build it once (it holds the connection pool and the credential
+/// cache) and clone it freely.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), kernel_core::Error> {
+/// use kernel_core::{CallOptions, KernelClient};
+/// let kernel = KernelClient::from_env().await?; // PARTNER, STAGE, ... (see README)
+/// let bin = kernel.bin_lookup("?card_bin=411111", CallOptions::new()).await?;
+/// let info: serde_json::Value = bin.json()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct KernelClient {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for KernelClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KernelClient")
+            .field("config", &self.inner.config)
+            .field("resolved", &self.inner.resolved)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KernelClient {
+    /// Configuration from the environment, base credentials from the standard AWS chain.
+    pub async fn from_env() -> Result<KernelClient, Error> {
+        KernelClient::builder().build().await
+    }
+
+    /// A builder for everything that is not taken from the environment.
+    pub fn builder() -> KernelClientBuilder {
+        KernelClientBuilder::default()
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    /// Kernel environment, account, mode and role.
+    pub fn resolved(&self) -> &Resolved {
+        &self.inner.resolved
+    }
+    /// The credential cache (e.g. to invalidate credentials a service rejected).
+    pub fn credentials(&self) -> &CredentialCache {
+        &self.inner.credentials
+    }
+    /// How many AssumeRole calls this client has made.
+    pub fn sts_calls(&self) -> u64 {
+        self.inner.credentials.loads()
+    }
+
+    /// The generic call: any service prefix, any endpoint. Defaults: POST, region in the
+    /// URL, subsystem = prefix, the client's timeouts.
+    pub async fn call(
+        &self,
+        prefix: &str,
+        endpoint: &str,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
+        self.execute(prefix, endpoint, options).await
+    }
+
+    /// A call with a service's defaults (method, region-in-URL, subsystem).
+    pub async fn call_service(
+        &self,
+        service: &Service,
+        endpoint: &str,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
+        self.execute(
+            service.prefix,
+            endpoint,
+            options.with_service_defaults(service),
+        )
+        .await
+    }
+
+    /// K3 (card tokenization): POST, no region in the URL.
+    pub async fn k3(&self, endpoint: &str, options: CallOptions) -> Result<Response, Error> {
+        self.call_service(&Service::K3, endpoint, options).await
+    }
+    /// Paze wallet key service: POST.
+    pub async fn paze(&self, endpoint: &str, options: CallOptions) -> Result<Response, Error> {
+        self.call_service(&Service::PAZE, endpoint, options).await
+    }
+    /// Apple Pay wallet key service: POST.
+    pub async fn apple_wallet(
+        &self,
+        endpoint: &str,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
+        self.call_service(&Service::APPLE_WALLET, endpoint, options)
+            .await
+    }
+    /// Google Pay wallet key service: POST.
+    pub async fn google_wallet(
+        &self,
+        endpoint: &str,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
+        self.call_service(&Service::GOOGLE_WALLET, endpoint, options)
+            .await
+    }
+    /// BIN lookup: GET.
+    pub async fn bin_lookup(
+        &self,
+        endpoint: &str,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
+        self.call_service(&Service::BIN_LOOKUP, endpoint, options)
+            .await
+    }
+    /// Bank data: GET.
+    pub async fn bank_data(
+        &self,
+        endpoint: &str,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
+        self.call_service(&Service::BANK_DATA, endpoint, options)
+            .await
+    }
+
+    async fn execute(
+        &self,
+        prefix: &str,
+        endpoint: &str,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
+        let started = Instant::now();
+        let inner = &*self.inner;
+        // Validation happens before any credential lookup or network traffic.
+        let prepared = prepare(&inner.config, &inner.resolved, prefix, endpoint, options)?;
+        let span = call_span(
+            prefix,
+            &prepared.subsystem,
+            prepared.request.method(),
+            prepared.request.url(),
+        );
+        let defaults = inner.transport.default_timeouts();
+        let timeouts = Timeouts {
+            connect: prepared.connect_timeout.unwrap_or(defaults.connect),
+            read: prepared.read_timeout.unwrap_or(defaults.read),
+        };
+        let mut request = prepared.request;
+        let result = async {
+            let creds = inner.credentials.get().await?;
+            let method = request.method().clone();
+            let path = request.url().path().to_owned();
+            sign_request(
+                &mut request,
+                &inner.config.region,
+                creds.identity(),
+                SystemTime::now(),
+            )?;
+            let raw = inner.transport.send(request, timeouts, prefix).await?;
+            let duration = started.elapsed();
+            if raw.status.as_u16() >= 400 {
+                let err = StatusError {
+                    service: prefix.to_owned(),
+                    method,
+                    path: crate::call::loggable_path_str(&path),
+                    status: raw.status,
+                    headers: raw.headers,
+                    body: raw.body,
+                    duration,
+                };
+                self.on_rejection(&err, &creds);
+                return Err(Error::from(err));
+            }
+            Ok(Response {
+                status: raw.status,
+                headers: raw.headers,
+                body: raw.body,
+                duration,
+            })
+        }
+        .instrument(span.clone())
+        .await;
+        match &result {
+            Ok(r) => record_success(&span, r.status.as_u16(), r.duration),
+            Err(e) => record_failure(&span, e, started.elapsed()),
+        }
+        result
+    }
+
+    /// A 403 saying the security token is expired or invalid means these credentials are
+    /// dead for the kernel: drop them so the next call assumes the role again.
+    fn on_rejection(&self, err: &StatusError, creds: &CachedCredentials) {
+        if err.status().as_u16() != 403 {
+            return;
+        }
+        if let Some((msg, _)) = err.gateway_message()
+            && msg.starts_with("The security token included in the request is")
+            && self.inner.credentials.invalidate(creds.access_key_id())
+        {
+            tracing::warn!(
+                "the kernel rejected the cached credentials; they were dropped and the role will be assumed again"
+            );
+        }
+    }
+}
+
+/// Builder for [`KernelClient`].
+#[derive(Default)]
+pub struct KernelClientBuilder {
+    config: Option<Config>,
+    sdk_config: Option<SdkConfig>,
+    base_credentials: Option<SharedCredentialsProvider>,
+    sts_endpoint_url: Option<String>,
+    refresh: RefreshSettings,
+    source: Option<Box<dyn CredentialSource>>,
+}
+
+impl fmt::Debug for KernelClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KernelClientBuilder")
+            .field("config", &self.config)
+            .field("sts_endpoint_url", &self.sts_endpoint_url)
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KernelClientBuilder {
+    /// Use this configuration instead of reading the environment.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+    /// Base AWS configuration (region, HTTP client, credentials) for the STS client,
+    /// instead of `aws_config::defaults(..)` with `TARGET_REGION`.
+    pub fn sdk_config(mut self, sdk_config: SdkConfig) -> Self {
+        self.sdk_config = Some(sdk_config);
+        self
+    }
+    /// The partner's base credentials (any provider, e.g. a fixed [`Credentials`]) instead
+    /// of the standard AWS chain.
+    pub fn base_credentials(mut self, provider: impl ProvideCredentials + 'static) -> Self {
+        self.base_credentials = Some(SharedCredentialsProvider::new(provider));
+        self
+    }
+    /// STS endpoint (like `AWS_ENDPOINT_URL_STS`, which is also honoured): https, or http
+    /// on loopback.
+    pub fn sts_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.sts_endpoint_url = Some(url.into());
+        self
+    }
+    /// Credential refresh timing.
+    pub fn refresh_settings(mut self, settings: RefreshSettings) -> Self {
+        self.refresh = settings;
+        self
+    }
+    /// Replace STS AssumeRole with another credential source (tests, custom brokers).
+    pub fn credential_source(mut self, source: impl CredentialSource) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Validates the configuration and builds the client. No network traffic happens here:
+    /// the role is assumed on the first call.
+    pub async fn build(self) -> Result<KernelClient, Error> {
+        let config = match self.config {
+            Some(c) => c,
+            None => Config::from_env()?,
+        };
+        let resolved = Resolved::new(&config);
+        let source: Box<dyn CredentialSource> = match self.source {
+            Some(s) => s,
+            None => Box::new(
+                sts_source(
+                    &config,
+                    &resolved,
+                    self.sdk_config,
+                    self.base_credentials,
+                    self.sts_endpoint_url,
+                )
+                .await?,
+            ),
+        };
+        let credentials = CredentialCache::new(source, self.refresh);
+        let transport = Transport::new(
+            Timeouts {
+                connect: config.connect_timeout,
+                read: config.read_timeout,
+            },
+            config.max_response_bytes,
+        )?;
+        Ok(KernelClient {
+            inner: Arc::new(Inner {
+                config,
+                resolved,
+                credentials,
+                transport,
+            }),
+        })
+    }
+}
+
+impl CredentialSource for Box<dyn CredentialSource> {
+    fn load(&self) -> LoadFuture<'_> {
+        (**self).load()
+    }
+}
+
+async fn sts_source(
+    config: &Config,
+    resolved: &Resolved,
+    sdk_config: Option<SdkConfig>,
+    base_credentials: Option<SharedCredentialsProvider>,
+    sts_endpoint_url: Option<String>,
+) -> Result<AssumeRoleSource, Error> {
+    let sdk = match sdk_config {
+        Some(s) => match base_credentials {
+            Some(p) => s.into_builder().credentials_provider(p).build(),
+            None => s,
+        },
+        None => {
+            // The region is set explicitly so that loading never probes instance metadata
+            // for one; STS is regional and the kernel's region is as good as any.
+            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(config.region.clone()));
+            if let Some(p) = base_credentials {
+                loader = loader.credentials_provider(p);
+            }
+            loader.load().await
+        }
+    };
+    let mut sts = aws_sdk_sts::config::Builder::from(&sdk);
+    if let Some(url) = sts_endpoint_url {
+        let parsed = Url::parse(&url).map_err(|e| ConfigError::BadEndpointOverride {
+            name: "sts_endpoint_url".into(),
+            why: e.to_string(),
+        })?;
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && is_loopback_host(&parsed))
+        {
+            return Err(ConfigError::BadEndpointOverride {
+                name: "sts_endpoint_url".into(),
+                why: "use https, or http on a loopback address".into(),
+            }
+            .into());
+        }
+        sts = sts.endpoint_url(url);
+    }
+    if sdk.timeout_config().is_none() {
+        sts = sts.timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_millis(3100))
+                .operation_attempt_timeout(std::time::Duration::from_secs(10))
+                .operation_timeout(std::time::Duration::from_secs(30))
+                .build(),
+        );
+    }
+    Ok(AssumeRoleSource::new(
+        aws_sdk_sts::Client::from_conf(sts.build()),
+        resolved.role_arn(),
+        resolved.mode(),
+        config.external_id.clone(),
+        config.session_name.clone(),
+        config.session_length,
+    ))
+}
+
+/// What a call would do, computed without any network traffic (the CLI's `--dry-run`).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// HTTP method.
+    pub method: Method,
+    /// Final URL.
+    pub url: Url,
+    /// Kernel environment.
+    pub kernel_env: KernelEnv,
+    /// Kernel account.
+    pub account_id: &'static str,
+    /// Authentication mode.
+    pub mode: AuthMode,
+    /// Role that would be assumed.
+    pub role_arn: String,
+    /// SigV4 region.
+    pub region: String,
+    /// The headers that would be sent and signed, secrets redacted.
+    pub headers: Vec<(String, String)>,
+    /// Body size in bytes.
+    pub body_len: usize,
+}
+
+/// Plans a call: resolves and validates everything, signs with placeholder credentials to
+/// show the exact signed headers, and redacts the signature and token.
+pub fn plan(
+    config: &Config,
+    prefix: &str,
+    endpoint: &str,
+    options: CallOptions,
+) -> Result<Plan, Error> {
+    let resolved = Resolved::new(config);
+    let prepared = prepare(config, &resolved, prefix, endpoint, options)?;
+    let mut request = prepared.request;
+    let placeholder = Credentials::new(
+        "ASIADRYRUNPLACEHOLDR",
+        "dry-run-placeholder-secret",
+        Some("dry-run-placeholder-token".into()),
+        None,
+        "dry-run",
+    );
+    sign_request(
+        &mut request,
+        &config.region,
+        &Identity::from(placeholder),
+        SystemTime::now(),
+    )?;
+    let mut headers = vec![("host".to_owned(), crate::transport::host_of(request.url()))];
+    for (name, value) in request.headers() {
+        let shown = match name.as_str() {
+            "authorization" => redact_signature(value.to_str().unwrap_or_default()),
+            "x-amz-security-token" => "<session token, redacted>".to_owned(),
+            _ => value.to_str().unwrap_or("<non-ascii>").to_owned(),
+        };
+        headers.push((name.as_str().to_owned(), shown));
+    }
+    Ok(Plan {
+        method: request.method().clone(),
+        body_len: request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map_or(0, <[u8]>::len),
+        url: request.url().clone(),
+        kernel_env: resolved.kernel_env(),
+        account_id: resolved.account_id(),
+        mode: resolved.mode(),
+        role_arn: resolved.role_arn().to_owned(),
+        region: config.region.clone(),
+        headers,
+    })
+}
+
+/// Like [`plan`] with a service's defaults.
+pub fn plan_service(
+    config: &Config,
+    service: &Service,
+    endpoint: &str,
+    options: CallOptions,
+) -> Result<Plan, Error> {
+    plan(
+        config,
+        service.prefix,
+        endpoint,
+        options.with_service_defaults(service),
+    )
+}
+
+fn redact_signature(auth: &str) -> String {
+    let (head, _) = auth.split_once("Signature=").unwrap_or((auth, ""));
+    let head = head.replace("ASIADRYRUNPLACEHOLDR", "<access-key-id>");
+    format!("{head}Signature=<redacted>")
+}

@@ -1,0 +1,10 @@
+//! kernel-core integration tests: one binary (faster to link), one module per concern.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod bad_input;
+mod canary;
+mod credentials;
+mod e2e;
+mod layer;
+mod support;
+mod vectors;
