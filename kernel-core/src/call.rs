@@ -145,9 +145,11 @@ impl CallOptions {
     }
     /// Applies a service's defaults where nothing was set.
     pub(crate) fn with_service_defaults(mut self, service: &Service) -> Self {
-        self.method.get_or_insert_with(|| service.default_method.method());
+        self.method
+            .get_or_insert_with(|| service.default_method.method());
         self.region_in_url.get_or_insert(service.region_in_url);
-        self.subsystem.get_or_insert(Cow::Borrowed(service.subsystem));
+        self.subsystem
+            .get_or_insert(Cow::Borrowed(service.subsystem));
         self
     }
 }
@@ -166,7 +168,10 @@ impl fmt::Debug for Response {
         f.debug_struct("Response")
             .field("status", &self.status)
             .field("headers", &self.headers)
-            .field("body", &format_args!("<{} bytes redacted>", self.body.len()))
+            .field(
+                "body",
+                &format_args!("<{} bytes redacted>", self.body.len()),
+            )
             .field("duration", &self.duration)
             .finish()
     }
@@ -249,7 +254,9 @@ pub(crate) fn prepare(
     }
     Ok(Prepared {
         request,
-        subsystem: opts.subsystem.unwrap_or_else(|| Cow::Owned(prefix.to_owned())),
+        subsystem: opts
+            .subsystem
+            .unwrap_or_else(|| Cow::Owned(prefix.to_owned())),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
     })

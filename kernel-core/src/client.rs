@@ -150,11 +150,7 @@ impl KernelClient {
             .await
     }
     /// Bank data: GET.
-    pub async fn bank_data(
-        &self,
-        endpoint: &str,
-        options: CallOptions,
-    ) -> Result<Response, Error> {
+    pub async fn bank_data(&self, endpoint: &str, options: CallOptions) -> Result<Response, Error> {
         self.call_service(&Service::BANK_DATA, endpoint, options)
             .await
     }
@@ -370,8 +366,7 @@ async fn sts_source(
             name: "sts_endpoint_url".into(),
             why: e.to_string(),
         })?;
-        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && is_loopback_host(&parsed))
-        {
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && is_loopback_host(&parsed)) {
             return Err(ConfigError::BadEndpointOverride {
                 name: "sts_endpoint_url".into(),
                 why: "use https, or http on a loopback address".into(),

@@ -347,10 +347,7 @@ impl ConfigBuilder {
             None => None,
             Some(v) => {
                 check_dns_label(env::KERNEL_ENV_OVERRIDE, &v)?;
-                Some(
-                    KernelEnv::parse(&v)
-                        .ok_or(ConfigError::UnknownKernelEnv { value: v })?,
-                )
+                Some(KernelEnv::parse(&v).ok_or(ConfigError::UnknownKernelEnv { value: v })?)
             }
         };
         let endpoint_url = self

@@ -286,10 +286,7 @@ impl CredentialCache {
 async fn load_and_store(inner: &Inner) -> Result<Arc<CachedCredentials>, AssumeRoleError> {
     inner.loads.fetch_add(1, Ordering::Relaxed);
     let result = inner.source.load().await;
-    let mut failure = inner
-        .last_failure
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let mut failure = inner.last_failure.lock().unwrap_or_else(|p| p.into_inner());
     match result {
         Ok(creds) => {
             *failure = None;
@@ -408,8 +405,7 @@ impl AssumeRoleSource {
                 ));
             }
             Err(e) => {
-                let message = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
-                return Err(fail(None, message, true));
+                return Err(fail(None, error_chain(&e), true));
             }
         };
         let Some(c) = out.credentials() else {
@@ -431,6 +427,21 @@ impl AssumeRoleSource {
             "KernelAssumeRole",
         ))
     }
+}
+
+/// The `Display` of an error and its sources, de-duplicated, on one line. (The SDK's
+/// `DisplayErrorContext` appends a multi-line `Debug` dump, too much for an error message.)
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string().replace('\n', " ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
 }
 
 impl CredentialSource for AssumeRoleSource {

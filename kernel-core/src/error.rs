@@ -34,7 +34,9 @@ pub enum Error {
     AssumeRole(#[from] AssumeRoleError),
 
     /// The request could not be signed. Nothing was sent.
-    #[error("could not sign the request: {reason}; this is a bug or an unsupported request shape, please report it")]
+    #[error(
+        "could not sign the request: {reason}; this is a bug or an unsupported request shape, please report it"
+    )]
     Signing {
         /// Why signing failed (never contains secrets or header values).
         reason: String,
@@ -82,7 +84,9 @@ impl From<StatusError> for Error {
 #[non_exhaustive]
 pub enum ConfigError {
     /// A required value is absent (or empty).
-    #[error("{name} is not set: set the {name} environment variable (or call `.{builder}(..)` on the builder)")]
+    #[error(
+        "{name} is not set: set the {name} environment variable (or call `.{builder}(..)` on the builder)"
+    )]
     Missing {
         /// Environment variable name.
         name: &'static str,
@@ -90,7 +94,9 @@ pub enum ConfigError {
         builder: &'static str,
     },
     /// A value that ends up in a host name is not a safe DNS label.
-    #[error("{name}={value:?} is not a safe DNS label: use 1-63 lower-case letters, digits and inner hyphens ({why})")]
+    #[error(
+        "{name}={value:?} is not a safe DNS label: use 1-63 lower-case letters, digits and inner hyphens ({why})"
+    )]
     NotDnsLabel {
         /// Which setting.
         name: &'static str,
@@ -100,7 +106,9 @@ pub enum ConfigError {
         why: &'static str,
     },
     /// `KERNEL_ENV_OVERRIDE` is neither `qakernel` nor `kernel`.
-    #[error("KERNEL_ENV_OVERRIDE={value:?} is not a kernel environment: use `qakernel` or `kernel`, or unset it")]
+    #[error(
+        "KERNEL_ENV_OVERRIDE={value:?} is not a kernel environment: use `qakernel` or `kernel`, or unset it"
+    )]
     UnknownKernelEnv {
         /// The offending value.
         value: String,
@@ -128,13 +136,17 @@ pub enum ConfigError {
 #[non_exhaustive]
 pub enum RequestError {
     /// The endpoint argument could change the scheme, host or port, or is malformed.
-    #[error("endpoint refused: {why}; pass a path relative to the service (e.g. `v1/tokenize` or `?card_bin=411111`)")]
+    #[error(
+        "endpoint refused: {why}; pass a path relative to the service (e.g. `v1/tokenize` or `?card_bin=411111`)"
+    )]
     Endpoint {
         /// What is wrong with it (the endpoint itself is not repeated: it may hold data).
         why: &'static str,
     },
     /// The service prefix is not a safe DNS label / path segment.
-    #[error("service prefix {prefix:?} is not a safe DNS label (lower-case letters, digits, inner hyphens)")]
+    #[error(
+        "service prefix {prefix:?} is not a safe DNS label (lower-case letters, digits, inner hyphens)"
+    )]
     ServicePrefix {
         /// The offending prefix.
         prefix: String,
@@ -154,7 +166,9 @@ pub enum RequestError {
         why: String,
     },
     /// The final URL does not use HTTPS and is not a loopback address.
-    #[error("refusing to send to {scheme}://{host}: only https, or http on a loopback address, is allowed")]
+    #[error(
+        "refusing to send to {scheme}://{host}: only https, or http on a loopback address, is allowed"
+    )]
     InsecureUrl {
         /// URL scheme.
         scheme: String,
@@ -187,15 +201,21 @@ impl AssumeRoleError {
         };
         let hint = match self.code.as_deref() {
             Some("AccessDenied") => match self.mode {
-                AuthMode::Internal => "check that your account is allowed to assume this role, or set K3_EXTERNAL_ID if you are an external partner",
-                AuthMode::External => "check K3_EXTERNAL_ID and that your account is trusted by this role",
+                AuthMode::Internal => {
+                    "check that your account is allowed to assume this role, or set K3_EXTERNAL_ID if you are an external partner"
+                }
+                AuthMode::External => {
+                    "check K3_EXTERNAL_ID and that your account is trusted by this role"
+                }
             },
             Some("ExpiredToken") | Some("InvalidClientTokenId") | Some("SignatureDoesNotMatch") => {
                 "your base AWS credentials are invalid or expired: refresh them (aws sso login, profile, env vars)"
             }
             Some(_) if self.retryable => "STS is throttling or failing: retry later",
             Some(_) => "see the STS message",
-            None => "check network access to STS and that base AWS credentials are available (env vars, profile, SSO, role)",
+            None => {
+                "check network access to STS and that base AWS credentials are available (env vars, profile, SSO, role)"
+            }
         };
         match &self.code {
             Some(code) => format!(
@@ -234,7 +254,9 @@ impl fmt::Display for TimeoutKind {
 #[non_exhaustive]
 pub enum TransportError {
     /// No connection could be made.
-    #[error("could not connect to {host} for {service}: {reason}; check the kernel URL, DNS and network access")]
+    #[error(
+        "could not connect to {host} for {service}: {reason}; check the kernel URL, DNS and network access"
+    )]
     Connect {
         /// Kernel service prefix.
         service: String,
@@ -244,7 +266,9 @@ pub enum TransportError {
         reason: String,
     },
     /// A timeout fired.
-    #[error("{kind} timeout after {after:?} talking to {host} for {service}; the kernel may be slow or unreachable: retry, or raise the {kind} timeout")]
+    #[error(
+        "{kind} timeout after {after:?} talking to {host} for {service}; the kernel may be slow or unreachable: retry, or raise the {kind} timeout"
+    )]
     Timeout {
         /// Kernel service prefix.
         service: String,
@@ -256,7 +280,9 @@ pub enum TransportError {
         after: Duration,
     },
     /// The response body exceeded the configured maximum.
-    #[error("the response from {service} exceeded {limit} bytes and was dropped; raise max_response_bytes if this is expected")]
+    #[error(
+        "the response from {service} exceeded {limit} bytes and was dropped; raise max_response_bytes if this is expected"
+    )]
     BodyTooLarge {
         /// Kernel service prefix.
         service: String,
@@ -402,7 +428,10 @@ impl fmt::Debug for StatusError {
             .field("path", &self.path)
             .field("status", &self.status)
             .field("headers", &self.headers)
-            .field("body", &format_args!("<{} bytes redacted>", self.body.len()))
+            .field(
+                "body",
+                &format_args!("<{} bytes redacted>", self.body.len()),
+            )
             .field("duration", &self.duration)
             .finish()
     }
@@ -412,7 +441,9 @@ impl std::error::Error for StatusError {}
 
 /// The body is not the JSON the caller expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the response body is not valid {target}: {category} error at line {line}, column {column}; check that you decode into the right type")]
+#[error(
+    "the response body is not valid {target}: {category} error at line {line}, column {column}; check that you decode into the right type"
+)]
 pub struct DecodeError {
     /// Target type name.
     pub target: &'static str,

@@ -45,6 +45,7 @@ pub use config::{Config, ConfigBuilder};
 pub use credentials::{CredentialCache, CredentialSource, RefreshSettings};
 pub use error::{ConfigError, Error, RequestError, StatusError, TimeoutKind, TransportError};
 pub use layer::{KernelLayer, KernelService, kernel_client};
+pub use observability::TARGET as TRACING_TARGET;
 pub use resolve::{AuthMode, KernelEnv, Resolved, Service};
 pub use transport::Timeouts;
 

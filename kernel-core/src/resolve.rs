@@ -260,7 +260,10 @@ impl Resolved {
                 config.region, self.kernel_env, self.url_stage
             )
         } else {
-            format!("https://{prefix}.{}.{}.com/", self.kernel_env, self.url_stage)
+            format!(
+                "https://{prefix}.{}.{}.com/",
+                self.kernel_env, self.url_stage
+            )
         };
         // Every component is a validated DNS label, so this cannot fail.
         Url::parse(&raw).expect("validated labels form a valid URL")

@@ -81,12 +81,11 @@ pub fn sign_request(
     .map_err(|e| Error::Signing {
         reason: format!("{e}"),
     })?;
-    let output = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
-        sign(signable, &params)
-    })
-    .map_err(|e| Error::Signing {
-        reason: format!("{e}"),
-    })?;
+    let output =
+        tracing::dispatcher::with_default(&tracing::Dispatch::none(), || sign(signable, &params))
+            .map_err(|e| Error::Signing {
+            reason: format!("{e}"),
+        })?;
     let (instructions, _signature) = output.into_parts();
     let (new_headers, _params) = instructions.into_parts();
     for h in new_headers {

@@ -49,11 +49,23 @@ async fn hostile_endpoints_send_nothing() {
         );
         // The message names the construct and never echoes the input.
         assert!(!err.to_string().contains("evil.example"), "{err}");
-        let err = client.bin_lookup(bad, CallOptions::new()).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidRequest(_)), "{bad:?} gave {err:?}");
+        let err = client
+            .bin_lookup(bad, CallOptions::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidRequest(_)),
+            "{bad:?} gave {err:?}"
+        );
     }
-    let err = client.call("evil.example", "x", CallOptions::new()).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(RequestError::ServicePrefix { .. })));
+    let err = client
+        .call("evil.example", "x", CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidRequest(RequestError::ServicePrefix { .. })
+    ));
     let c = sandbox.counters();
     assert_eq!(c.gateway_requests, 0, "the gateway saw a request: {c:?}");
     assert_eq!(c.assume_role_calls, 0, "STS saw a request: {c:?}");
@@ -81,7 +93,10 @@ async fn reserved_and_malformed_headers_send_nothing() {
             "{name} gave {err:?}"
         );
         if value.len() > 3 {
-            assert!(!err.to_string().contains(value), "header value echoed: {err}");
+            assert!(
+                !err.to_string().contains(value),
+                "header value echoed: {err}"
+            );
         }
     }
     assert_eq!(sandbox.counters().gateway_requests, 0);
@@ -92,9 +107,18 @@ async fn reserved_and_malformed_headers_send_nothing() {
 async fn missing_or_invalid_configuration_fails_before_network() {
     let sandbox = support::sandbox().await;
     // Missing PARTNER through the builder path that reads vars.
-    let err = Config::from_vars([("STAGE", "prod"), ("KERNEL_ENDPOINT_URL", sandbox.gateway_endpoint().as_str())])
-        .unwrap_err();
-    assert!(matches!(err, ConfigError::Missing { name: "PARTNER", .. }));
+    let err = Config::from_vars([
+        ("STAGE", "prod"),
+        ("KERNEL_ENDPOINT_URL", sandbox.gateway_endpoint().as_str()),
+    ])
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        ConfigError::Missing {
+            name: "PARTNER",
+            ..
+        }
+    ));
     // An STS endpoint that is not https/loopback is refused when the client is built.
     let cfg = support::config_builder(&sandbox, false).build().unwrap();
     let err = KernelClient::builder()
@@ -104,13 +128,22 @@ async fn missing_or_invalid_configuration_fails_before_network() {
         .build()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Config(ConfigError::BadEndpointOverride { .. })), "{err:?}");
+    assert!(
+        matches!(err, Error::Config(ConfigError::BadEndpointOverride { .. })),
+        "{err:?}"
+    );
     // Zero timeouts would fail every call: refused.
     let err = support::config_builder(&sandbox, false)
         .read_timeout(std::time::Duration::ZERO)
         .build()
         .unwrap_err();
-    assert!(matches!(err, ConfigError::Invalid { name: "read_timeout", .. }));
+    assert!(matches!(
+        err,
+        ConfigError::Invalid {
+            name: "read_timeout",
+            ..
+        }
+    ));
     assert_eq!(sandbox.counters().gateway_requests, 0);
     assert_eq!(sandbox.counters().assume_role_calls, 0);
 }
@@ -124,14 +157,25 @@ async fn assume_role_denied_is_a_clear_error() {
         .build()
         .unwrap();
     let client = support::client_from(&sandbox, cfg, Default::default()).await;
-    let err = client.bin_lookup("?card_bin=411111", CallOptions::new()).await.unwrap_err();
-    let Error::AssumeRole(e) = &err else { panic!("{err:?}") };
+    let err = client
+        .bin_lookup("?card_bin=411111", CallOptions::new())
+        .await
+        .unwrap_err();
+    let Error::AssumeRole(e) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(e.code.as_deref(), Some("AccessDenied"));
-    assert_eq!(e.role_arn, "arn:aws:iam::075149869707:role/kernel-access-external");
+    assert_eq!(
+        e.role_arn,
+        "arn:aws:iam::075149869707:role/kernel-access-external"
+    );
     let text = err.to_string();
     assert!(text.contains("kernel-access-external"), "{text}");
     assert!(text.contains("ExternalId sent"), "{text}");
-    assert!(!text.contains("a-wrong-external-id"), "ExternalId value leaked: {text}");
+    assert!(
+        !text.contains("a-wrong-external-id"),
+        "ExternalId value leaked: {text}"
+    );
     assert!(!format!("{err:?}").contains("a-wrong-external-id"));
     assert_eq!(sandbox.counters().assume_role_denied, 1);
     assert_eq!(sandbox.counters().gateway_requests, 0);

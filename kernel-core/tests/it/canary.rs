@@ -100,37 +100,62 @@ async fn canaries_never_leak() {
     let mut outputs = Vec::new();
 
     // Success path (tokenize) — the token is returned, the card is not logged.
-    let ok = client.k3("v1/tokenize", CallOptions::new().json(&card)).await.unwrap();
+    let ok = client
+        .k3("v1/tokenize", CallOptions::new().json(&card))
+        .await
+        .unwrap();
     outputs.push(format!("{ok:?}"));
     // 4xx from the sandbox (bad month), with the card in the request.
     let bad = json!({"card_number": CARD, "exp_month": "13", "exp_year": "2030", "cvv": CVV});
-    let e = client.k3("v1/tokenize", CallOptions::new().json(&bad)).await.unwrap_err();
+    let e = client
+        .k3("v1/tokenize", CallOptions::new().json(&bad))
+        .await
+        .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(400));
     outputs.push(format!("{e} {e:?}"));
     // 4xx and 5xx whose bodies echo the card: kept in the error, never printed.
-    let e = client.apple_wallet("decrypt", CallOptions::new().json(&card)).await.unwrap_err();
+    let e = client
+        .apple_wallet("decrypt", CallOptions::new().json(&card))
+        .await
+        .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(422));
-    assert!(String::from_utf8_lossy(e.as_status().unwrap().body()).contains(CARD), "body still accessible");
+    assert!(
+        String::from_utf8_lossy(e.as_status().unwrap().body()).contains(CARD),
+        "body still accessible"
+    );
     outputs.push(format!("{e} {e:?}"));
     let e = client
-        .paze("decode-token", CallOptions::new().json(&json!({"token": WALLET_TOKEN})))
+        .paze(
+            "decode-token",
+            CallOptions::new().json(&json!({"token": WALLET_TOKEN})),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(500));
     outputs.push(format!("{e} {e:?}"));
     // Timeout with a wallet token in the body.
     let e = client
-        .google_wallet("decrypt", CallOptions::new().json(&json!({"signedMessage": WALLET_TOKEN, "card": CARD})))
+        .google_wallet(
+            "decrypt",
+            CallOptions::new().json(&json!({"signedMessage": WALLET_TOKEN, "card": CARD})),
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Transport(_)), "{e:?}");
     outputs.push(format!("{e} {e:?}"));
     // Decoding a response that holds card data into the wrong type.
     let echoed = client
-        .call("echo", "x", CallOptions::new().json(&json!({"card_number": CARD})))
+        .call(
+            "echo",
+            "x",
+            CallOptions::new().json(&json!({"card_number": CARD})),
+        )
         .await
         .unwrap();
-    assert!(String::from_utf8_lossy(echoed.body()).contains(CARD), "the echo returns what the user sent");
+    assert!(
+        String::from_utf8_lossy(echoed.body()).contains(CARD),
+        "the echo returns what the user sent"
+    );
     let e = echoed.json::<Vec<u32>>().unwrap_err();
     outputs.push(format!("{e} {e:?}"));
     #[derive(serde::Deserialize, Debug)]
@@ -141,9 +166,19 @@ async fn canaries_never_leak() {
     let e = echoed.json::<Wrong>().unwrap_err();
     outputs.push(format!("{e} {e:?}"));
     // A card number in the path and a query key.
-    let _ = client.call("echo", &format!("cards/{CARD}?{CARD}"), CallOptions::new().method(http::Method::GET)).await.unwrap();
+    let _ = client
+        .call(
+            "echo",
+            &format!("cards/{CARD}?{CARD}"),
+            CallOptions::new().method(http::Method::GET),
+        )
+        .await
+        .unwrap();
     // Options and client Debug.
-    outputs.push(format!("{:?}", CallOptions::new().json(&card).header("x-card", CARD)));
+    outputs.push(format!(
+        "{:?}",
+        CallOptions::new().json(&card).header("x-card", CARD)
+    ));
     outputs.push(format!("{client:?}"));
 
     // STS failure path.
@@ -153,7 +188,10 @@ async fn canaries_never_leak() {
     let token = creds.credentials().session_token().unwrap().to_owned();
     outputs.push(format!("{creds:?} {:?}", client.credentials()));
     client.credentials().invalidate(creds.access_key_id());
-    let e = client.bin_lookup("?card_bin=400005", CallOptions::new()).await.unwrap_err();
+    let e = client
+        .bin_lookup("?card_bin=400005", CallOptions::new())
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::AssumeRole(_)), "{e:?}");
     outputs.push(format!("{e} {e:?}"));
 
@@ -163,7 +201,10 @@ async fn canaries_never_leak() {
     }
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("kernel_call"), "the capture works: {logs}");
-    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "trace level active");
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "trace level active"
+    );
     assert_clean("logs", &logs, &extra);
     t1.abort();
     t2.abort();

@@ -9,7 +9,10 @@ use kernel_sandbox::StsFailure;
 use crate::support;
 
 async fn bin(client: &KernelClient) -> Result<(), Error> {
-    client.bin_lookup("?card_bin=411111", CallOptions::new()).await.map(|_| ())
+    client
+        .bin_lookup("?card_bin=411111", CallOptions::new())
+        .await
+        .map(|_| ())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,7 +37,8 @@ async fn thousand_concurrent_calls_one_assume_role() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_lived_credentials_refresh_ahead_of_expiry() {
-    let sandbox = support::sandbox_with(|c| c.credential_lifetime = Some(Duration::from_secs(6))).await;
+    let sandbox =
+        support::sandbox_with(|c| c.credential_lifetime = Some(Duration::from_secs(6))).await;
     let client = support::client(&sandbox, false).await;
     bin(&client).await.unwrap();
     let first = client.credentials().get().await.unwrap();
@@ -65,13 +69,21 @@ async fn short_lived_credentials_refresh_ahead_of_expiry() {
     assert!(c.assume_role_calls >= 2, "{c:?}");
     // At most one refresh per (lifetime/2): no refresh storm.
     assert!(c.assume_role_calls <= 5, "refresh storm: {c:?}");
-    assert_eq!(c.rejected_requests, 0, "no request was sent with expired credentials: {c:?}");
-    assert_eq!(c.verified_requests, calls + 1, "every call reached the gateway and verified");
+    assert_eq!(
+        c.rejected_requests, 0,
+        "no request was sent with expired credentials: {c:?}"
+    );
+    assert_eq!(
+        c.verified_requests,
+        calls + 1,
+        "every call reached the gateway and verified"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sts_outage_during_refresh_is_ridden_out_while_credentials_are_valid() {
-    let sandbox = support::sandbox_with(|c| c.credential_lifetime = Some(Duration::from_secs(6))).await;
+    let sandbox =
+        support::sandbox_with(|c| c.credential_lifetime = Some(Duration::from_secs(6))).await;
     let client = support::client(&sandbox, false).await;
     bin(&client).await.unwrap();
     let creds = client.credentials().get().await.unwrap();
@@ -99,11 +111,19 @@ async fn sts_outage_during_refresh_is_ridden_out_while_credentials_are_valid() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let err = bin(&client).await.unwrap_err();
-    let Error::AssumeRole(e) = &err else { panic!("{err:?}") };
+    let Error::AssumeRole(e) = &err else {
+        panic!("{err:?}")
+    };
     assert!(e.retryable);
     let text = err.to_string();
-    assert!(text.contains("arn:aws:iam::075149869707:role/kernel-access"), "{text}");
-    assert!(text.contains("retry later") || text.contains("STS"), "{text}");
+    assert!(
+        text.contains("arn:aws:iam::075149869707:role/kernel-access"),
+        "{text}"
+    );
+    assert!(
+        text.contains("retry later") || text.contains("STS"),
+        "{text}"
+    );
     assert_eq!(sandbox.counters().rejections.get("expired-token"), None);
 
     // STS recovers: the next call after the negative-cache window succeeds.
@@ -119,7 +139,10 @@ async fn invalidate_drops_only_the_rejected_credentials() {
     bin(&client).await.unwrap();
     let a = client.credentials().get().await.unwrap();
     assert!(!client.credentials().invalidate("ASIANOTTHEONE"));
-    assert_eq!(client.credentials().get().await.unwrap().access_key_id(), a.access_key_id());
+    assert_eq!(
+        client.credentials().get().await.unwrap().access_key_id(),
+        a.access_key_id()
+    );
     assert!(client.credentials().invalidate(a.access_key_id()));
     bin(&client).await.unwrap();
     let b = client.credentials().get().await.unwrap();
@@ -127,6 +150,8 @@ async fn invalidate_drops_only_the_rejected_credentials() {
     assert_eq!(client.sts_calls(), 2);
     // A late invalidation of the old key does not drop the new credentials.
     assert!(!client.credentials().invalidate(a.access_key_id()));
-    assert_eq!(client.credentials().get().await.unwrap().access_key_id(), b.access_key_id());
+    assert_eq!(
+        client.credentials().get().await.unwrap().access_key_id(),
+        b.access_key_id()
+    );
 }
-

@@ -15,7 +15,10 @@ async fn layer_puts_the_client_into_extensions() {
         .layer(KernelLayer::new(client.clone()))
         .service(service_fn(|req: http::Request<()>| async move {
             let kernel: &KernelClient = kernel_client(&req).expect("layer installed");
-            let r = kernel.bin_lookup("?card_bin=555555", CallOptions::new()).await.unwrap();
+            let r = kernel
+                .bin_lookup("?card_bin=555555", CallOptions::new())
+                .await
+                .unwrap();
             Ok::<_, Infallible>(r.status().as_u16())
         }));
     for _ in 0..3 {

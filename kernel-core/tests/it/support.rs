@@ -10,13 +10,19 @@ pub const STAGE: &str = "prod";
 
 /// A sandbox playing the kernel account that PARTNER/STAGE resolve to.
 pub async fn sandbox_with(f: impl FnOnce(&mut SandboxConfig)) -> Sandbox {
-    let cfg = Config::builder().partner(PARTNER).stage(STAGE).build().unwrap();
+    let cfg = Config::builder()
+        .partner(PARTNER)
+        .stage(STAGE)
+        .build()
+        .unwrap();
     let mut sc = SandboxConfig {
         kernel_account: Resolved::new(&cfg).account_id().to_owned(),
         ..SandboxConfig::default()
     };
     f(&mut sc);
-    Sandbox::start(sc).await.expect("sandbox starts on loopback")
+    Sandbox::start(sc)
+        .await
+        .expect("sandbox starts on loopback")
 }
 
 pub async fn sandbox() -> Sandbox {
@@ -49,7 +55,11 @@ pub fn base_credentials(sandbox: &Sandbox) -> Credentials {
     )
 }
 
-pub async fn client_from(sandbox: &Sandbox, config: Config, refresh: RefreshSettings) -> KernelClient {
+pub async fn client_from(
+    sandbox: &Sandbox,
+    config: Config,
+    refresh: RefreshSettings,
+) -> KernelClient {
     KernelClient::builder()
         .config(config)
         .sts_endpoint_url(sandbox.sts_endpoint())
@@ -68,4 +78,3 @@ pub async fn client(sandbox: &Sandbox, external: bool) -> KernelClient {
     )
     .await
 }
-

@@ -16,22 +16,46 @@ fn call_url(c: &Config, s: &Service, endpoint: &str) -> String {
 #[test]
 fn kernel_env_selection() {
     let env = |vars: &[(&str, &str)]| Resolved::new(&cfg(vars)).kernel_env();
-    assert_eq!(env(&[("PARTNER", "innovate"), ("STAGE", "dev")]), KernelEnv::QaKernel);
-    assert_eq!(env(&[("PARTNER", "austin"), ("STAGE", "dev")]), KernelEnv::QaKernel);
-    assert_eq!(env(&[("PARTNER", "paytheory"), ("STAGE", "prod")]), KernelEnv::Kernel);
-    assert_eq!(env(&[("PARTNER", "start"), ("STAGE", "paytheory")]), KernelEnv::Kernel);
-    // The override wins in both directions.
     assert_eq!(
-        env(&[("PARTNER", "innovate"), ("STAGE", "dev"), ("KERNEL_ENV_OVERRIDE", "kernel")]),
+        env(&[("PARTNER", "innovate"), ("STAGE", "dev")]),
+        KernelEnv::QaKernel
+    );
+    assert_eq!(
+        env(&[("PARTNER", "austin"), ("STAGE", "dev")]),
+        KernelEnv::QaKernel
+    );
+    assert_eq!(
+        env(&[("PARTNER", "paytheory"), ("STAGE", "prod")]),
         KernelEnv::Kernel
     );
     assert_eq!(
-        env(&[("PARTNER", "paytheory"), ("STAGE", "dev"), ("KERNEL_ENV_OVERRIDE", "qakernel")]),
+        env(&[("PARTNER", "start"), ("STAGE", "paytheory")]),
+        KernelEnv::Kernel
+    );
+    // The override wins in both directions.
+    assert_eq!(
+        env(&[
+            ("PARTNER", "innovate"),
+            ("STAGE", "dev"),
+            ("KERNEL_ENV_OVERRIDE", "kernel")
+        ]),
+        KernelEnv::Kernel
+    );
+    assert_eq!(
+        env(&[
+            ("PARTNER", "paytheory"),
+            ("STAGE", "dev"),
+            ("KERNEL_ENV_OVERRIDE", "qakernel")
+        ]),
         KernelEnv::QaKernel
     );
     // Empty override = unset.
     assert_eq!(
-        env(&[("PARTNER", "innovate"), ("STAGE", "dev"), ("KERNEL_ENV_OVERRIDE", "")]),
+        env(&[
+            ("PARTNER", "innovate"),
+            ("STAGE", "dev"),
+            ("KERNEL_ENV_OVERRIDE", "")
+        ]),
         KernelEnv::QaKernel
     );
 }
@@ -51,13 +75,24 @@ fn role_arns_and_modes() {
     let r = Resolved::new(&cfg(&[("PARTNER", "paytheory"), ("STAGE", "prod")]));
     assert_eq!(r.mode(), AuthMode::Internal);
     assert_eq!(r.role_arn(), "arn:aws:iam::075149869707:role/kernel-access");
-    let c = cfg(&[("PARTNER", "innovate"), ("STAGE", "dev"), ("K3_EXTERNAL_ID", "ext-123")]);
+    let c = cfg(&[
+        ("PARTNER", "innovate"),
+        ("STAGE", "dev"),
+        ("K3_EXTERNAL_ID", "ext-123"),
+    ]);
     let r = Resolved::new(&c);
     assert_eq!(r.mode(), AuthMode::External);
-    assert_eq!(r.role_arn(), "arn:aws:iam::058264189048:role/kernel-access-external");
+    assert_eq!(
+        r.role_arn(),
+        "arn:aws:iam::058264189048:role/kernel-access-external"
+    );
     assert_eq!(c.external_id().unwrap().expose(), "ext-123");
     // An empty K3_EXTERNAL_ID is mode 1.
-    let r = Resolved::new(&cfg(&[("PARTNER", "innovate"), ("STAGE", "dev"), ("K3_EXTERNAL_ID", "")]));
+    let r = Resolved::new(&cfg(&[
+        ("PARTNER", "innovate"),
+        ("STAGE", "dev"),
+        ("K3_EXTERNAL_ID", ""),
+    ]));
     assert_eq!(r.mode(), AuthMode::Internal);
     assert_eq!(r.role_arn(), "arn:aws:iam::058264189048:role/kernel-access");
 }
@@ -69,7 +104,11 @@ fn defaults() {
     assert_eq!(c.session_name(), "kernel-service-call");
     assert_eq!(c.connect_timeout().as_secs(), 30);
     assert_eq!(c.read_timeout().as_secs(), 30);
-    let c = cfg(&[("PARTNER", "paytheory"), ("STAGE", "prod"), ("TARGET_REGION", "eu-west-1")]);
+    let c = cfg(&[
+        ("PARTNER", "paytheory"),
+        ("STAGE", "prod"),
+        ("TARGET_REGION", "eu-west-1"),
+    ]);
     assert_eq!(c.region(), "eu-west-1");
     assert_eq!(
         call_url(&c, &Service::PAZE, ""),
@@ -81,7 +120,10 @@ fn defaults() {
 fn k3_urls_without_region() {
     let c = cfg(&[("PARTNER", "innovate"), ("STAGE", "dev")]);
     let r = Resolved::new(&c);
-    assert_eq!(r.base_url(&c, "k3", false).as_str(), "https://k3.qakernel.dev.com/");
+    assert_eq!(
+        r.base_url(&c, "k3", false).as_str(),
+        "https://k3.qakernel.dev.com/"
+    );
     assert_eq!(
         call_url(&c, &Service::K3, "v1/tokenize"),
         "https://k3.qakernel.dev.com/v1/tokenize"
@@ -113,11 +155,26 @@ fn regional_urls() {
     );
     let expected = [
         (Service::K3, "https://k3.kernel.prod.com/x"),
-        (Service::PAZE, "https://us-east-1.kernel.prod.com/paze-wallet-key-service/x"),
-        (Service::APPLE_WALLET, "https://us-east-1.kernel.prod.com/apple-wallet-key-service/x"),
-        (Service::GOOGLE_WALLET, "https://us-east-1.kernel.prod.com/google-wallet-key-service/x"),
-        (Service::BIN_LOOKUP, "https://us-east-1.kernel.prod.com/bin-lookup-service/x"),
-        (Service::BANK_DATA, "https://us-east-1.kernel.prod.com/bank-data-service/x"),
+        (
+            Service::PAZE,
+            "https://us-east-1.kernel.prod.com/paze-wallet-key-service/x",
+        ),
+        (
+            Service::APPLE_WALLET,
+            "https://us-east-1.kernel.prod.com/apple-wallet-key-service/x",
+        ),
+        (
+            Service::GOOGLE_WALLET,
+            "https://us-east-1.kernel.prod.com/google-wallet-key-service/x",
+        ),
+        (
+            Service::BIN_LOOKUP,
+            "https://us-east-1.kernel.prod.com/bin-lookup-service/x",
+        ),
+        (
+            Service::BANK_DATA,
+            "https://us-east-1.kernel.prod.com/bank-data-service/x",
+        ),
     ];
     for (s, url) in expected {
         assert_eq!(call_url(&c, &s, "x"), url, "{}", s.prefix);
@@ -129,14 +186,47 @@ fn service_table() {
     use kernel_core::resolve::DefaultMethod::{Get, Post};
     let rows = [
         (Service::K3, "k3", false, Post, "K3"),
-        (Service::PAZE, "paze-wallet-key-service", true, Post, "PAZE WALLET KEY SERVICE"),
-        (Service::APPLE_WALLET, "apple-wallet-key-service", true, Post, "APPLE WALLET KEY SERVICE"),
-        (Service::GOOGLE_WALLET, "google-wallet-key-service", true, Post, "GOOGLE WALLET KEY SERVICE"),
-        (Service::BIN_LOOKUP, "bin-lookup-service", true, Get, "BIN LOOKUP SERVICE"),
-        (Service::BANK_DATA, "bank-data-service", true, Get, "BANK DATA SERVICE"),
+        (
+            Service::PAZE,
+            "paze-wallet-key-service",
+            true,
+            Post,
+            "PAZE WALLET KEY SERVICE",
+        ),
+        (
+            Service::APPLE_WALLET,
+            "apple-wallet-key-service",
+            true,
+            Post,
+            "APPLE WALLET KEY SERVICE",
+        ),
+        (
+            Service::GOOGLE_WALLET,
+            "google-wallet-key-service",
+            true,
+            Post,
+            "GOOGLE WALLET KEY SERVICE",
+        ),
+        (
+            Service::BIN_LOOKUP,
+            "bin-lookup-service",
+            true,
+            Get,
+            "BIN LOOKUP SERVICE",
+        ),
+        (
+            Service::BANK_DATA,
+            "bank-data-service",
+            true,
+            Get,
+            "BANK DATA SERVICE",
+        ),
     ];
     for (s, prefix, region, method, subsystem) in rows {
-        assert_eq!((s.prefix, s.region_in_url, s.default_method, s.subsystem), (prefix, region, method, subsystem));
+        assert_eq!(
+            (s.prefix, s.region_in_url, s.default_method, s.subsystem),
+            (prefix, region, method, subsystem)
+        );
     }
 }
 
@@ -147,7 +237,10 @@ fn endpoint_overrides() {
         ("STAGE", "prod"),
         ("KERNEL_ENDPOINT_URL", "http://127.0.0.1:4566"),
     ]);
-    assert_eq!(call_url(&c, &Service::K3, "v1/tokenize"), "http://127.0.0.1:4566/k3/v1/tokenize");
+    assert_eq!(
+        call_url(&c, &Service::K3, "v1/tokenize"),
+        "http://127.0.0.1:4566/k3/v1/tokenize"
+    );
     assert_eq!(
         call_url(&c, &Service::BIN_LOOKUP, "?card_bin=411111"),
         "http://127.0.0.1:4566/bin-lookup-service/?card_bin=411111"
@@ -157,14 +250,20 @@ fn endpoint_overrides() {
         ("PARTNER", "paytheory"),
         ("STAGE", "prod"),
         ("KERNEL_ENDPOINT_URL", "http://127.0.0.1:4566"),
-        ("KERNEL_ENDPOINT_URL_BIN_LOOKUP_SERVICE", "https://bins.example.test/v2"),
+        (
+            "KERNEL_ENDPOINT_URL_BIN_LOOKUP_SERVICE",
+            "https://bins.example.test/v2",
+        ),
         ("KERNEL_ENDPOINT_URL_K3", "http://localhost:9000/"),
     ]);
     assert_eq!(
         call_url(&c, &Service::BIN_LOOKUP, "?card_bin=411111"),
         "https://bins.example.test/v2/?card_bin=411111"
     );
-    assert_eq!(call_url(&c, &Service::K3, "v1/tokenize"), "http://localhost:9000/v1/tokenize");
+    assert_eq!(
+        call_url(&c, &Service::K3, "v1/tokenize"),
+        "http://localhost:9000/v1/tokenize"
+    );
     assert_eq!(
         call_url(&c, &Service::BANK_DATA, "?routing_number=021000021"),
         "http://127.0.0.1:4566/bank-data-service/?routing_number=021000021"
@@ -177,18 +276,42 @@ fn endpoint_overrides() {
         .service_endpoint_url("paze-wallet-key-service", "https://paze.example.test")
         .build()
         .unwrap();
-    assert_eq!(call_url(&c, &Service::K3, "v1/tokenize"), "https://kernel.example.test/k3/v1/tokenize");
-    assert_eq!(call_url(&c, &Service::PAZE, "decode-token"), "https://paze.example.test/decode-token");
+    assert_eq!(
+        call_url(&c, &Service::K3, "v1/tokenize"),
+        "https://kernel.example.test/k3/v1/tokenize"
+    );
+    assert_eq!(
+        call_url(&c, &Service::PAZE, "decode-token"),
+        "https://paze.example.test/decode-token"
+    );
 }
 
 #[test]
 fn required_and_unsafe_config_values() {
     let missing = Config::from_vars([("STAGE", "dev")]).unwrap_err();
-    assert!(matches!(missing, ConfigError::Missing { name: "PARTNER", .. }), "{missing:?}");
+    assert!(
+        matches!(
+            missing,
+            ConfigError::Missing {
+                name: "PARTNER",
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
     let missing = Config::from_vars([("PARTNER", "innovate")]).unwrap_err();
-    assert!(matches!(missing, ConfigError::Missing { name: "STAGE", .. }), "{missing:?}");
+    assert!(
+        matches!(missing, ConfigError::Missing { name: "STAGE", .. }),
+        "{missing:?}"
+    );
     let missing = Config::from_vars([("PARTNER", ""), ("STAGE", "dev")]).unwrap_err();
-    assert!(matches!(missing, ConfigError::Missing { name: "PARTNER", .. }));
+    assert!(matches!(
+        missing,
+        ConfigError::Missing {
+            name: "PARTNER",
+            ..
+        }
+    ));
     assert!(missing.to_string().contains("PARTNER is not set"));
 
     for (name, bad) in [
@@ -212,27 +335,58 @@ fn required_and_unsafe_config_values() {
             "{name}={bad:?} gave {err:?}"
         );
     }
-    let err = Config::from_vars([("PARTNER", "x"), ("STAGE", "y"), ("KERNEL_ENV_OVERRIDE", "prodkernel")]).unwrap_err();
+    let err = Config::from_vars([
+        ("PARTNER", "x"),
+        ("STAGE", "y"),
+        ("KERNEL_ENV_OVERRIDE", "prodkernel"),
+    ])
+    .unwrap_err();
     assert!(matches!(err, ConfigError::UnknownKernelEnv { .. }));
 
     for bad in [
-        "http://kernel.example.test",           // plain http off loopback
-        "ftp://127.0.0.1",                      // scheme
-        "https://user:pw@kernel.example.test",  // user-info
-        "https://kernel.example.test/?x=1",     // query
-        "https://kernel.example.test/#frag",    // fragment
+        "http://kernel.example.test",          // plain http off loopback
+        "ftp://127.0.0.1",                     // scheme
+        "https://user:pw@kernel.example.test", // user-info
+        "https://kernel.example.test/?x=1",    // query
+        "https://kernel.example.test/#frag",   // fragment
         "not a url",
         "https://kernel.example.test/\u{0}",
-        "http://10.0.0.1",                      // private but not loopback
+        "http://10.0.0.1", // private but not loopback
     ] {
-        let err = Config::from_vars([("PARTNER", "x"), ("STAGE", "y"), ("KERNEL_ENDPOINT_URL", bad)]).unwrap_err();
-        assert!(matches!(err, ConfigError::BadEndpointOverride { .. }), "{bad:?} gave {err:?}");
-        let err = Config::from_vars([("PARTNER", "x"), ("STAGE", "y"), ("KERNEL_ENDPOINT_URL_K3", bad)]).unwrap_err();
-        assert!(matches!(err, ConfigError::BadEndpointOverride { .. }), "{bad:?} gave {err:?}");
+        let err = Config::from_vars([
+            ("PARTNER", "x"),
+            ("STAGE", "y"),
+            ("KERNEL_ENDPOINT_URL", bad),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::BadEndpointOverride { .. }),
+            "{bad:?} gave {err:?}"
+        );
+        let err = Config::from_vars([
+            ("PARTNER", "x"),
+            ("STAGE", "y"),
+            ("KERNEL_ENDPOINT_URL_K3", bad),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::BadEndpointOverride { .. }),
+            "{bad:?} gave {err:?}"
+        );
     }
     // Loopback http is fine in every form.
-    for ok in ["http://127.0.0.1:1", "http://127.8.9.10", "http://localhost:80", "http://[::1]:9"] {
-        Config::from_vars([("PARTNER", "x"), ("STAGE", "y"), ("KERNEL_ENDPOINT_URL", ok)]).unwrap();
+    for ok in [
+        "http://127.0.0.1:1",
+        "http://127.8.9.10",
+        "http://localhost:80",
+        "http://[::1]:9",
+    ] {
+        Config::from_vars([
+            ("PARTNER", "x"),
+            ("STAGE", "y"),
+            ("KERNEL_ENDPOINT_URL", ok),
+        ])
+        .unwrap();
     }
 }
 
@@ -253,10 +407,21 @@ fn host_changing_endpoints_are_refused() {
     // Hostile service prefixes.
     for bad in ["evil.com", "k3.evil", "K3", "", "a/b", "a@b", "x:1"] {
         let res = r.call_url(&c, bad, false, "v1/tokenize");
-        assert!(matches!(res, Err(kernel_core::RequestError::ServicePrefix { .. })), "{bad:?}");
+        assert!(
+            matches!(res, Err(kernel_core::RequestError::ServicePrefix { .. })),
+            "{bad:?}"
+        );
     }
     // Legitimate shapes remain possible.
-    for ok in ["v1/tokenize", "/v1/tokenize", "?card_bin=411111", "", "a b/é", "x/$default/@connections/a=b", "?a=1&a=2&flag"] {
+    for ok in [
+        "v1/tokenize",
+        "/v1/tokenize",
+        "?card_bin=411111",
+        "",
+        "a b/é",
+        "x/$default/@connections/a=b",
+        "?a=1&a=2&flag",
+    ] {
         let url = r.call_url(&c, "k3", false, ok).unwrap();
         assert_eq!(url.host_str(), Some("k3.kernel.prod.com"), "{ok:?}");
         assert_eq!(url.scheme(), "https");

@@ -1,0 +1,333 @@
+//! A local stand-in for the kernel, on loopback only.
+//!
+//! [`Sandbox::start`] binds two listeners on `127.0.0.1`:
+//!
+//! * an **STS endpoint** speaking the AWS query protocol (`POST /`, `Action=AssumeRole`), which
+//!   verifies the SigV4 signature of the partner's base credentials, enforces the trust rules of the
+//!   roles `kernel-access` (no ExternalId) and `kernel-access-external` (ExternalId required) and
+//!   mints temporary credentials;
+//! * a **gateway** that behaves like an API Gateway REST API with `AWS_IAM` authorization: it
+//!   accepts only requests signed (service `execute-api`) with credentials minted by the STS
+//!   endpoint, answers with API Gateway's error messages otherwise, and routes by the first path
+//!   segment to the six kernel services (`k3`, `paze-wallet-key-service`,
+//!   `apple-wallet-key-service`, `google-wallet-key-service`, `bin-lookup-service`,
+//!   `bank-data-service`) plus an `echo` route that reports exactly what arrived.
+//!
+//! Signatures are verified with `scratchstack-aws-signature`, an implementation that shares no
+//! code with the client's signer (`aws-sigv4`). Like API Gateway, the gateway canonicalises the
+//! path as it was on the wire, percent-encoded once more ("double encoding").
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use kernel_sandbox::{Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! println!("AWS_ENDPOINT_URL_STS={}", sandbox.sts_endpoint());
+//! println!("KERNEL_ENDPOINT_URL={}", sandbox.gateway_endpoint());
+//! // ... drive the SDK against it ...
+//! assert_eq!(sandbox.counters().rejected_requests, 0);
+//! sandbox.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What a gateway request must look like
+//!
+//! * Signed with SigV4 (`AWS4-HMAC-SHA256` in the `Authorization` header), service `execute-api`,
+//!   region [`SandboxConfig::region`], with credentials minted by this sandbox's STS, and carrying
+//!   their `x-amz-security-token`.
+//! * Signed headers: `host` (as sent, port included) always; `x-amz-date` and
+//!   `x-amz-security-token` whenever they are sent. Other headers may be signed or not.
+//! * The path is canonicalised double-encoded (aws-sigv4's default `PercentEncodingMode::Double`,
+//!   as API Gateway does); the query is decoded (`+` is a space), re-encoded and sorted; the body
+//!   is hashed exactly as received (no `UNSIGNED-PAYLOAD`).
+//! * `x-amz-date` within 5 minutes of the sandbox's clock.
+//!
+//! Known difference from AWS: scratchstack sorts the canonical query as `name=value` strings, not
+//! by name then value, so two parameter names where one is a prefix of the other followed by `-`,
+//! `.`, a digit or a `%` escape (e.g. `a` and `a1`) are refused as a signature mismatch. No kernel
+//! endpoint uses such names.
+//!
+//! # Hygiene
+//!
+//! Nothing the sandbox logs, returns in an error or prints with `Debug` contains card numbers,
+//! CVVs, wallet tokens, secret keys, session tokens or `Authorization` headers. Log lines carry the
+//! method, the path with query *names* only, the status and the rejection reason. Note that
+//! scratchstack-aws-signature traces canonical requests (session tokens included) through the `log`
+//! crate at TRACE level: if you bridge `log` into your logger, keep the target
+//! `scratchstack_aws_signature` off (the `kernel-sandbox` binary does).
+#![deny(missing_docs)]
+
+mod config;
+mod gateway;
+mod services;
+mod state;
+mod sts;
+mod util;
+mod verify;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::{KERNEL_ACCOUNT, PARTNER_ACCOUNT, QAKERNEL_ACCOUNT, SandboxConfig};
+
+use state::{Shared, lock};
+
+/// A failure the STS endpoint can be told to answer every `AssumeRole` with
+/// ([`Sandbox::set_sts_failure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StsFailure {
+    /// HTTP 400, `<Code>Throttling</Code>`, message `Rate exceeded`.
+    Throttling,
+    /// HTTP 500, `<Code>InternalFailure</Code>`.
+    InternalError,
+    /// HTTP 503, `<Code>ServiceUnavailable</Code>`.
+    Unavailable,
+}
+
+/// What the sandbox has seen so far ([`Sandbox::counters`]).
+///
+/// Every gateway request ends either verified and served by a route, or rejected, so
+/// `gateway_requests == verified_requests + rejected_requests` once no request is in flight.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    /// Every `AssumeRole` request that reached STS, whatever its outcome.
+    pub assume_role_calls: u64,
+    /// `AssumeRole` requests that minted credentials.
+    pub assume_role_granted: u64,
+    /// `AssumeRole` requests refused by the roles' trust rules (`AccessDenied`).
+    pub assume_role_denied: u64,
+    /// Every HTTP request that reached the gateway.
+    pub gateway_requests: u64,
+    /// Gateway requests whose token and signature verified and that a route served (whatever
+    /// status the service answered).
+    pub verified_requests: u64,
+    /// Gateway requests refused (authentication, or an unknown route).
+    pub rejected_requests: u64,
+    /// Rejections by reason: `missing-authentication-token`, `invalid-token`, `expired-token`,
+    /// `signature-mismatch`, `signature-expired`, `signature-not-yet-current`,
+    /// `bad-credential-scope`, `unknown-route`, and the rarer `incomplete-signature` (malformed
+    /// Authorization header), `malformed-request` (bad path/query escapes), `payload-too-large`,
+    /// `internal-error`.
+    pub rejections: BTreeMap<String, u64>,
+    /// The last `AssumeRole` request that reached STS.
+    pub last_assume_role: Option<AssumeRoleRecord>,
+}
+
+/// What an `AssumeRole` request asked for. The ExternalId value itself is never stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssumeRoleRecord {
+    /// `RoleArn` as sent (empty when absent).
+    pub role_arn: String,
+    /// `RoleSessionName` as sent (empty when absent).
+    pub role_session_name: String,
+    /// Whether an `ExternalId` parameter was sent.
+    pub external_id_sent: bool,
+    /// `DurationSeconds`, when sent and numeric.
+    pub duration_seconds: Option<u32>,
+}
+
+/// The running servers; dropping the last reference stops them.
+struct Servers {
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        // Stop accepting and ask open connections to close, then make sure the accept loops end.
+        self.stop.send_replace(true);
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// A running sandbox: an STS endpoint and a gateway on `127.0.0.1`.
+///
+/// Cloning gives another handle to the same servers. The servers stop on [`shutdown`](Self::shutdown)
+/// or when the last handle is dropped.
+#[derive(Clone)]
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    servers: Arc<Servers>,
+    sts_addr: SocketAddr,
+    gateway_addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("sts_endpoint", &self.sts_endpoint())
+            .field("gateway_endpoint", &self.gateway_endpoint())
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+/// Resolves once `stop` turns true or its sender is gone.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+impl Sandbox {
+    /// Binds both listeners on `127.0.0.1` (ports from the config, 0 = any free port) and starts
+    /// serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the configuration is unusable (e.g. a base secret key that is not
+    /// 40 characters long), or the error of binding a listener.
+    pub async fn start(config: SandboxConfig) -> std::io::Result<Sandbox> {
+        config
+            .validate()
+            .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?;
+        let sts_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.sts_port)).await?;
+        let gateway_listener =
+            TcpListener::bind((Ipv4Addr::LOCALHOST, config.gateway_port)).await?;
+        let sts_addr = sts_listener.local_addr()?;
+        let gateway_addr = gateway_listener.local_addr()?;
+
+        let shared = Arc::new(Shared::new(config));
+        let (stop, stop_rx) = watch::channel(false);
+
+        let sts_app = Router::new()
+            .fallback(sts::handle)
+            .with_state(Arc::clone(&shared));
+        let gateway_app = Router::new()
+            .fallback(gateway::handle)
+            .with_state(Arc::clone(&shared));
+        let sts_stop = stopped(stop_rx.clone());
+        let gateway_stop = stopped(stop_rx);
+        let sts_task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(sts_listener, sts_app)
+                .with_graceful_shutdown(sts_stop)
+                .await
+            {
+                tracing::warn!(target: "kernel_sandbox", error = %e, "sts server stopped");
+            }
+        });
+        let gateway_task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(gateway_listener, gateway_app)
+                .with_graceful_shutdown(gateway_stop)
+                .await
+            {
+                tracing::warn!(target: "kernel_sandbox", error = %e, "gateway server stopped");
+            }
+        });
+        tracing::debug!(target: "kernel_sandbox", %sts_addr, %gateway_addr, "sandbox started");
+
+        Ok(Sandbox {
+            shared,
+            servers: Arc::new(Servers {
+                stop,
+                tasks: Mutex::new(vec![sts_task, gateway_task]),
+            }),
+            sts_addr,
+            gateway_addr,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` of the STS endpoint (for `AWS_ENDPOINT_URL_STS`), no trailing slash.
+    pub fn sts_endpoint(&self) -> String {
+        format!("http://{}", self.sts_addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of the gateway (for `KERNEL_ENDPOINT_URL`), no trailing slash.
+    pub fn gateway_endpoint(&self) -> String {
+        format!("http://{}", self.gateway_addr)
+    }
+
+    /// The configuration the sandbox was started with (later changes made through the setters are
+    /// not reflected here).
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> CountersSnapshot {
+        self.shared.counters()
+    }
+
+    /// While `Some`, every `AssumeRole` answers with that failure (after the configured latency).
+    pub fn set_sts_failure(&self, failure: Option<StsFailure>) {
+        self.shared.set_sts_failure(failure);
+    }
+
+    /// Delay added before each `AssumeRole` answer (default zero).
+    pub fn set_sts_latency(&self, latency: Duration) {
+        self.shared.set_sts_latency(latency);
+    }
+
+    /// Lifetime of credentials minted from now on: `Some(d)` overrides `DurationSeconds`, `None`
+    /// honours it again (default 3600 s).
+    pub fn set_credential_lifetime(&self, lifetime: Option<Duration>) {
+        self.shared.set_credential_lifetime(lifetime);
+    }
+
+    /// Number of minted credentials that have not expired yet.
+    pub fn minted_credentials(&self) -> usize {
+        self.shared.live_minted()
+    }
+
+    /// Stops both servers: no new connections, open connections finish their current request
+    /// (bounded by a 10 s grace period). Other handles to the same servers see them stopped.
+    pub async fn shutdown(self) {
+        self.servers.stop.send_replace(true);
+        let tasks: Vec<JoinHandle<()>> = lock(&self.servers.tasks).drain(..).collect();
+        for mut task in tasks {
+            if tokio::time::timeout(Duration::from_secs(10), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_send_sync_and_clone() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+        assert_send_sync_clone::<Sandbox>();
+        assert_send_sync_clone::<SandboxConfig>();
+        assert_send_sync_clone::<CountersSnapshot>();
+    }
+
+    #[tokio::test]
+    async fn start_refuses_unusable_configs() {
+        let bad_secret = SandboxConfig {
+            base_secret_access_key: "sandbox/base/secret/key/not/a/real/secret".into(), // 41 chars
+            ..SandboxConfig::default()
+        };
+        let err = Sandbox::start(bad_secret)
+            .await
+            .expect_err("41-char secret refused");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(!err.to_string().contains("sandbox/base/secret"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn endpoints_are_loopback_without_trailing_slash() {
+        let sandbox = Sandbox::start(SandboxConfig::default())
+            .await
+            .expect("starts");
+        for endpoint in [sandbox.sts_endpoint(), sandbox.gateway_endpoint()] {
+            assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+            assert!(!endpoint.ends_with('/'), "{endpoint}");
+        }
+        assert_ne!(sandbox.sts_endpoint(), sandbox.gateway_endpoint());
+        assert_eq!(sandbox.counters(), CountersSnapshot::default());
+        sandbox.shutdown().await;
+    }
+}

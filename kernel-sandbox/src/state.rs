@@ -1,0 +1,164 @@
+//! State shared by both servers and the [`Sandbox`](crate::Sandbox) handle: counters, knobs and
+//! the minted credentials.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::{AssumeRoleRecord, CountersSnapshot, SandboxConfig, StsFailure};
+
+/// Locks a mutex, ignoring poisoning (every critical section here leaves the data consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One pair of temporary credentials minted by STS.
+pub(crate) struct Minted {
+    pub(crate) secret_access_key: String,
+    pub(crate) session_token: String,
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+/// Why the gateway refused a request (the keys of [`CountersSnapshot::rejections`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    MissingAuthenticationToken,
+    InvalidToken,
+    ExpiredToken,
+    SignatureMismatch,
+    SignatureExpired,
+    SignatureNotYetCurrent,
+    BadCredentialScope,
+    IncompleteSignature,
+    MalformedRequest,
+    PayloadTooLarge,
+    InternalError,
+    UnknownRoute,
+}
+
+impl Rejection {
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Self::MissingAuthenticationToken => "missing-authentication-token",
+            Self::InvalidToken => "invalid-token",
+            Self::ExpiredToken => "expired-token",
+            Self::SignatureMismatch => "signature-mismatch",
+            Self::SignatureExpired => "signature-expired",
+            Self::SignatureNotYetCurrent => "signature-not-yet-current",
+            Self::BadCredentialScope => "bad-credential-scope",
+            Self::IncompleteSignature => "incomplete-signature",
+            Self::MalformedRequest => "malformed-request",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::InternalError => "internal-error",
+            Self::UnknownRoute => "unknown-route",
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub(crate) config: SandboxConfig,
+    counters: Mutex<CountersSnapshot>,
+    sts_failure: Mutex<Option<StsFailure>>,
+    sts_latency: Mutex<Duration>,
+    credential_lifetime: Mutex<Option<Duration>>,
+    minted: Mutex<HashMap<String, Minted>>,
+}
+
+/// How long expired credentials are remembered (so they are reported as expired, not invalid).
+const KEEP_EXPIRED_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+impl Shared {
+    pub(crate) fn new(config: SandboxConfig) -> Self {
+        let lifetime = config.credential_lifetime;
+        Self {
+            config,
+            counters: Mutex::new(CountersSnapshot::default()),
+            sts_failure: Mutex::new(None),
+            sts_latency: Mutex::new(Duration::ZERO),
+            credential_lifetime: Mutex::new(lifetime),
+            minted: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> CountersSnapshot {
+        lock(&self.counters).clone()
+    }
+
+    pub(crate) fn update_counters(&self, f: impl FnOnce(&mut CountersSnapshot)) {
+        f(&mut lock(&self.counters));
+    }
+
+    pub(crate) fn record_assume_role(&self, record: AssumeRoleRecord) {
+        self.update_counters(|c| {
+            c.assume_role_calls += 1;
+            c.last_assume_role = Some(record);
+        });
+    }
+
+    pub(crate) fn count_rejection(&self, rejection: Rejection) {
+        self.update_counters(|c| {
+            c.rejected_requests += 1;
+            *c.rejections
+                .entry(rejection.reason().to_owned())
+                .or_insert(0) += 1;
+        });
+    }
+
+    pub(crate) fn sts_failure(&self) -> Option<StsFailure> {
+        *lock(&self.sts_failure)
+    }
+
+    pub(crate) fn set_sts_failure(&self, failure: Option<StsFailure>) {
+        *lock(&self.sts_failure) = failure;
+    }
+
+    pub(crate) fn sts_latency(&self) -> Duration {
+        *lock(&self.sts_latency)
+    }
+
+    pub(crate) fn set_sts_latency(&self, latency: Duration) {
+        *lock(&self.sts_latency) = latency;
+    }
+
+    pub(crate) fn credential_lifetime(&self) -> Option<Duration> {
+        *lock(&self.credential_lifetime)
+    }
+
+    pub(crate) fn set_credential_lifetime(&self, lifetime: Option<Duration>) {
+        *lock(&self.credential_lifetime) = lifetime;
+    }
+
+    /// Remembers freshly minted credentials and forgets long-expired ones.
+    pub(crate) fn store_minted(&self, access_key_id: String, minted: Minted) {
+        let now = Utc::now();
+        let mut map = lock(&self.minted);
+        map.retain(|_, m| m.expires_at + KEEP_EXPIRED_FOR > now);
+        map.insert(access_key_id, minted);
+    }
+
+    /// Secret, session token and expiry of a minted access key.
+    pub(crate) fn lookup_minted(
+        &self,
+        access_key_id: &str,
+    ) -> Option<(String, String, DateTime<Utc>)> {
+        lock(&self.minted).get(access_key_id).map(|m| {
+            (
+                m.secret_access_key.clone(),
+                m.session_token.clone(),
+                m.expires_at,
+            )
+        })
+    }
+
+    /// Number of minted credentials that have not expired yet.
+    pub(crate) fn live_minted(&self) -> usize {
+        let now = Utc::now();
+        lock(&self.minted)
+            .values()
+            .filter(|m| m.expires_at > now)
+            .count()
+    }
+}
