@@ -11,31 +11,9 @@ use crate::failure::Failure;
 /// The variables kernel-core reads, as a map (non-UTF-8 values of those are an error).
 pub(crate) type Vars = BTreeMap<String, String>;
 
-fn relevant(name: &str) -> bool {
-    matches!(
-        name,
-        env::PARTNER
-            | env::STAGE
-            | env::TARGET_REGION
-            | env::K3_EXTERNAL_ID
-            | env::KERNEL_ENV_OVERRIDE
-            | env::KERNEL_ENDPOINT_URL
-    ) || name.starts_with(env::KERNEL_ENDPOINT_URL_PREFIX)
-}
-
 /// The environment's kernel variables plus the flag overrides.
 pub(crate) fn vars(global: &GlobalArgs) -> Result<Vars, Failure> {
-    let mut vars = Vars::new();
-    for (k, v) in std::env::vars_os() {
-        let Some(k) = k.to_str() else { continue };
-        if !relevant(k) {
-            continue;
-        }
-        let v = v
-            .into_string()
-            .map_err(|_| Failure::usage(format!("{k} is not valid UTF-8")))?;
-        vars.insert(k.to_owned(), v);
-    }
+    let mut vars = kernel_core::config::env_vars().map_err(|e| Failure::from(Error::from(e)))?;
     if let Some(p) = &global.partner {
         vars.insert(env::PARTNER.to_owned(), p.clone());
     }

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::config::Config;
 use crate::error::{DecodeError, Error, RequestError};
 use crate::resolve::{Resolved, Service};
+use crate::retry::RetryPolicy;
 use crate::signing::RESERVED_HEADERS;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -40,6 +41,9 @@ pub struct CallOptions {
     pub(crate) subsystem: Option<Cow<'static, str>>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) idempotent: bool,
     /// Builder errors are kept until the call so that the builder stays chainable; the call
     /// then fails before anything is sent.
     pub(crate) error: Option<RequestError>,
@@ -61,6 +65,9 @@ impl fmt::Debug for CallOptions {
             .field("subsystem", &self.subsystem)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("deadline", &self.deadline)
+            .field("retry", &self.retry)
+            .field("idempotent", &self.idempotent)
             .finish()
     }
 }
@@ -143,6 +150,28 @@ impl CallOptions {
         self.read_timeout = Some(t);
         self
     }
+    /// Overall deadline for this call: every attempt and every backoff included.
+    pub fn deadline(mut self, t: Duration) -> Self {
+        self.deadline = Some(t);
+        self
+    }
+    /// Retry policy for this call (default: the client's).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+    /// No retries for this call.
+    pub fn no_retries(self) -> Self {
+        self.retry(RetryPolicy::none())
+    }
+    /// Declares the call safe to repeat even if it may have reached the service (e.g. a
+    /// POST carrying an idempotency key the kernel honours). Without it, a POST is only
+    /// repeated when it provably never left (connection not established) or was refused
+    /// by API Gateway's authorizer.
+    pub fn idempotent(mut self, yes: bool) -> Self {
+        self.idempotent = yes;
+        self
+    }
     /// Applies a service's defaults where nothing was set.
     pub(crate) fn with_service_defaults(mut self, service: &Service) -> Self {
         self.method
@@ -219,6 +248,9 @@ pub(crate) struct Prepared {
     pub subsystem: Cow<'static, str>,
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
+    pub deadline: Option<Duration>,
+    pub retry: Option<RetryPolicy>,
+    pub idempotent: bool,
 }
 
 /// Validates options and endpoint and assembles the request. No network.
@@ -259,6 +291,9 @@ pub(crate) fn prepare(
             .unwrap_or_else(|| Cow::Owned(prefix.to_owned())),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
+        deadline: opts.deadline,
+        retry: opts.retry,
+        idempotent: opts.idempotent,
     })
 }
 

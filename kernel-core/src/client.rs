@@ -16,15 +16,21 @@ use http::Method;
 use tracing::Instrument;
 use url::Url;
 
-use crate::call::{CallOptions, Response, prepare};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use crate::call::{CallOptions, Prepared, Response, prepare};
 use crate::config::{Config, is_loopback_host};
 use crate::credentials::{
     AssumeRoleSource, CachedCredentials, CredentialCache, CredentialSource, LoadFuture,
     RefreshSettings,
 };
-use crate::error::{ConfigError, Error, StatusError};
+use crate::error::{
+    ConfigError, Error, RetriesExhausted, StatusError, TimeoutKind, TransportError,
+};
 use crate::observability::{call_span, record_failure, record_success};
 use crate::resolve::{AuthMode, KernelEnv, Resolved, Service};
+use crate::retry::{Failure, RetryPolicy, RetryQuota, is_idempotent, retry_after};
 use crate::signing::sign_request;
 use crate::transport::{Timeouts, Transport};
 
@@ -33,6 +39,10 @@ struct Inner {
     resolved: Resolved,
     credentials: CredentialCache,
     transport: Transport,
+    retry: RetryPolicy,
+    quota: RetryQuota,
+    /// Gateway clock minus local clock, learnt from clock-skew rejections.
+    clock_offset_ms: AtomicI64,
 }
 
 /// The kernel client. Build it once (it holds the connection pool and the credential
@@ -171,46 +181,20 @@ impl KernelClient {
             prepared.request.method(),
             prepared.request.url(),
         );
-        let defaults = inner.transport.default_timeouts();
-        let timeouts = Timeouts {
-            connect: prepared.connect_timeout.unwrap_or(defaults.connect),
-            read: prepared.read_timeout.unwrap_or(defaults.read),
+        let deadline = prepared.deadline.unwrap_or(inner.config.deadline);
+        let host = crate::transport::host_of(prepared.request.url());
+        let attempts = self
+            .attempts(prefix, prepared, started)
+            .instrument(span.clone());
+        let result = match tokio::time::timeout(deadline, attempts).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::from(TransportError::Timeout {
+                service: prefix.to_owned(),
+                host,
+                kind: TimeoutKind::Deadline,
+                after: deadline,
+            })),
         };
-        let mut request = prepared.request;
-        let result = async {
-            let creds = inner.credentials.get().await?;
-            let method = request.method().clone();
-            let path = request.url().path().to_owned();
-            sign_request(
-                &mut request,
-                &inner.config.region,
-                creds.identity(),
-                SystemTime::now(),
-            )?;
-            let raw = inner.transport.send(request, timeouts, prefix).await?;
-            let duration = started.elapsed();
-            if raw.status.as_u16() >= 400 {
-                let err = StatusError {
-                    service: prefix.to_owned(),
-                    method,
-                    path: crate::call::loggable_path_str(&path),
-                    status: raw.status,
-                    headers: raw.headers,
-                    body: raw.body,
-                    duration,
-                };
-                self.on_rejection(&err, &creds);
-                return Err(Error::from(err));
-            }
-            Ok(Response {
-                status: raw.status,
-                headers: raw.headers,
-                body: raw.body,
-                duration,
-            })
-        }
-        .instrument(span.clone())
-        .await;
         match &result {
             Ok(r) => record_success(&span, r.status.as_u16(), r.duration),
             Err(e) => record_failure(&span, e, started.elapsed()),
@@ -218,20 +202,265 @@ impl KernelClient {
         result
     }
 
-    /// A 403 saying the security token is expired or invalid means these credentials are
-    /// dead for the kernel: drop them so the next call assumes the role again.
-    fn on_rejection(&self, err: &StatusError, creds: &CachedCredentials) {
-        if err.status().as_u16() != 403 {
-            return;
+    /// The attempt loop: sign afresh, send, classify, maybe correct (clock, credentials)
+    /// or back off and retry. See [`crate::retry`] for the rules.
+    async fn attempts(
+        &self,
+        prefix: &str,
+        prepared: Prepared,
+        started: Instant,
+    ) -> Result<Response, Error> {
+        let inner = &*self.inner;
+        let defaults = inner.transport.default_timeouts();
+        let timeouts = Timeouts {
+            connect: prepared.connect_timeout.unwrap_or(defaults.connect),
+            read: prepared.read_timeout.unwrap_or(defaults.read),
+        };
+        let policy = prepared.retry.unwrap_or(inner.retry);
+        let method = prepared.request.method().clone();
+        let repeat_safe = prepared.idempotent || is_idempotent(&method);
+        let path = crate::call::loggable_path_str(prepared.request.url().path());
+        let mut history: Vec<String> = Vec::new();
+        let mut quota_taken = 0u32;
+        let mut retries = 0u32;
+        let mut clock_corrected = false;
+        let mut credentials_replaced = false;
+        loop {
+            let Some(mut request) = prepared.request.try_clone() else {
+                // Bodies are always buffered bytes, so this cannot happen; refuse rather
+                // than send something unsigned.
+                return Err(Error::Signing {
+                    reason: "the request body cannot be replayed".into(),
+                });
+            };
+            let creds = match inner.credentials.get().await {
+                Ok(c) => c,
+                Err(e) => return Err(exhausted(history, None, e.into())),
+            };
+            sign_request(
+                &mut request,
+                &inner.config.region,
+                creds.identity(),
+                self.now(),
+            )?;
+            let (failure, error, retry_after) =
+                match inner.transport.send(request, timeouts, prefix).await {
+                    Ok(raw) if raw.status.as_u16() < 400 => {
+                        inner.quota.release(quota_taken);
+                        return Ok(Response {
+                            status: raw.status,
+                            headers: raw.headers,
+                            body: raw.body,
+                            duration: started.elapsed(),
+                        });
+                    }
+                    Ok(raw) => {
+                        let err = StatusError {
+                            service: prefix.to_owned(),
+                            method: method.clone(),
+                            path: path.clone(),
+                            status: raw.status,
+                            headers: raw.headers,
+                            body: raw.body,
+                            duration: started.elapsed(),
+                        };
+                        match gateway_rejection(&err) {
+                            Some(Rejection::ClockSkew) if !clock_corrected => {
+                                clock_corrected = true;
+                                self.correct_clock(&err);
+                                history.push(describe_status(&err));
+                                continue;
+                            }
+                            Some(Rejection::Credentials) if !credentials_replaced => {
+                                credentials_replaced = true;
+                                self.drop_rejected(&creds);
+                                history.push(describe_status(&err));
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        let failure = if matches!(err.status.as_u16(), 429 | 502 | 503 | 504) {
+                            Failure::TransientStatus
+                        } else {
+                            Failure::Final
+                        };
+                        let after = retry_after(&err.headers);
+                        (failure, Error::from(err), after)
+                    }
+                    Err(te) => {
+                        let failure = match &te {
+                            TransportError::Connect { .. } => Failure::NotSent,
+                            TransportError::Timeout {
+                                kind: TimeoutKind::Connect,
+                                ..
+                            } => Failure::NotSent,
+                            TransportError::BodyTooLarge { .. } => Failure::Final,
+                            _ => Failure::MaybeSent,
+                        };
+                        (failure, Error::from(te), None)
+                    }
+                };
+            history.push(describe(&error));
+            let retryable = match failure {
+                Failure::NotSent => true,
+                Failure::MaybeSent | Failure::TransientStatus => repeat_safe,
+                Failure::Final => false,
+            };
+            if !retryable || retries + 1 >= policy.max_attempts {
+                if !retryable && failure != Failure::Final {
+                    tracing::debug!(
+                        method = %method,
+                        "not retried: the request may have reached the service and is not idempotent"
+                    );
+                }
+                return Err(exhausted(history, None, error));
+            }
+            if retry_after.is_some_and(|d| d > policy.max_retry_after) {
+                let why = "the server's Retry-After is longer than max_retry_after";
+                return Err(exhausted(history, Some(why), error));
+            }
+            let is_timeout = matches!(error, Error::Transport(TransportError::Timeout { .. }));
+            let Some(cost) = inner.quota.acquire(is_timeout) else {
+                let why = "retry quota exhausted (the kernel has been failing; not adding load)";
+                return Err(exhausted(history, Some(why), error));
+            };
+            quota_taken += cost;
+            retries += 1;
+            let delay = policy
+                .backoff(retries + 1)
+                .max(retry_after.unwrap_or_default());
+            tracing::info!(
+                target: crate::observability::TARGET,
+                attempt = retries + 1,
+                delay_ms = delay.as_millis() as u64,
+                reason = %history.last().map(String::as_str).unwrap_or_default(),
+                "retrying kernel call"
+            );
+            tokio::time::sleep(delay).await;
         }
-        if let Some((msg, _)) = err.gateway_message()
-            && msg.starts_with("The security token included in the request is")
-            && self.inner.credentials.invalidate(creds.access_key_id())
-        {
+    }
+
+    /// Tokens left in the client's retry quota (500 when nothing failed lately; each retry
+    /// takes 5, or 10 after a timeout; successes give them back).
+    pub fn retry_tokens(&self) -> u32 {
+        self.inner.quota.available()
+    }
+
+    /// Signing time: the local clock corrected by the skew learnt from the gateway.
+    fn now(&self) -> SystemTime {
+        let offset = self.inner.clock_offset_ms.load(Ordering::Relaxed);
+        let now = SystemTime::now();
+        if offset >= 0 {
+            now + Duration::from_millis(offset as u64)
+        } else {
+            now - Duration::from_millis(offset.unsigned_abs())
+        }
+    }
+
+    /// The clock offset learnt from the gateway (positive: the gateway is ahead).
+    pub fn clock_offset(&self) -> Duration {
+        Duration::from_millis(
+            self.inner
+                .clock_offset_ms
+                .load(Ordering::Relaxed)
+                .unsigned_abs(),
+        )
+    }
+
+    /// The signed clock offset in milliseconds (positive: the gateway is ahead).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.inner.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// The gateway said our signature time is off: learn the offset from its `Date` header
+    /// and keep it for every later call.
+    fn correct_clock(&self, err: &StatusError) {
+        let server = err
+            .headers
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
+        let Some(server) = server else {
+            tracing::warn!(target: crate::observability::TARGET, "clock skew reported but the response has no usable Date header");
+            return;
+        };
+        let local = SystemTime::now();
+        let offset_ms: i64 = match server.duration_since(local) {
+            Ok(ahead) => i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
+            Err(behind) => -i64::try_from(behind.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        self.inner
+            .clock_offset_ms
+            .store(offset_ms, Ordering::Relaxed);
+        tracing::warn!(
+            target: crate::observability::TARGET,
+            clock_skew_ms = offset_ms,
+            "the kernel reports clock skew; signing with the corrected time from now on (fix NTP on this host)"
+        );
+    }
+
+    /// A 403 saying the security token is expired or invalid means these credentials are
+    /// dead for the kernel: drop them so the next attempt assumes the role again.
+    fn drop_rejected(&self, creds: &CachedCredentials) {
+        if self.inner.credentials.invalidate(creds.access_key_id()) {
             tracing::warn!(
-                "the kernel rejected the cached credentials; they were dropped and the role will be assumed again"
+                target: crate::observability::TARGET,
+                "the kernel rejected the cached credentials; assuming the role again"
             );
         }
+    }
+}
+
+enum Rejection {
+    ClockSkew,
+    Credentials,
+}
+
+/// API Gateway's authorizer answers before the service sees the request.
+fn gateway_rejection(err: &StatusError) -> Option<Rejection> {
+    if err.status.as_u16() != 403 {
+        return None;
+    }
+    let (msg, _) = err.gateway_message()?;
+    if msg.starts_with("Signature expired") || msg.starts_with("Signature not yet current") {
+        Some(Rejection::ClockSkew)
+    } else if msg.starts_with("The security token included in the request is") {
+        Some(Rejection::Credentials)
+    } else {
+        None
+    }
+}
+
+fn describe_status(err: &StatusError) -> String {
+    match err.gateway_message() {
+        Some((msg, _)) => format!("HTTP {} ({msg})", err.status.as_u16()),
+        None => format!("HTTP {}", err.status.as_u16()),
+    }
+}
+
+/// A short, data-free description of one failed attempt.
+fn describe(error: &Error) -> String {
+    match error {
+        Error::Status(e) => describe_status(e),
+        Error::Transport(TransportError::Timeout { kind, after, .. }) => {
+            format!("{kind} timeout after {after:?}")
+        }
+        Error::Transport(TransportError::Connect { .. }) => "connection failed".into(),
+        Error::Transport(TransportError::BodyTooLarge { .. }) => "response too large".into(),
+        Error::Transport(TransportError::Other { .. }) => "connection lost or HTTP error".into(),
+        other => other.to_string(),
+    }
+}
+
+fn exhausted(history: Vec<String>, stopped: Option<&str>, last: Error) -> Error {
+    if history.len() <= 1 && stopped.is_none() {
+        last
+    } else {
+        Error::Exhausted(Box::new(RetriesExhausted {
+            attempts: history,
+            stopped: stopped.map(str::to_owned),
+            last,
+        }))
     }
 }
 
@@ -243,6 +472,7 @@ pub struct KernelClientBuilder {
     base_credentials: Option<SharedCredentialsProvider>,
     sts_endpoint_url: Option<String>,
     refresh: RefreshSettings,
+    retry: RetryPolicy,
     source: Option<Box<dyn CredentialSource>>,
 }
 
@@ -283,6 +513,11 @@ impl KernelClientBuilder {
     /// Credential refresh timing.
     pub fn refresh_settings(mut self, settings: RefreshSettings) -> Self {
         self.refresh = settings;
+        self
+    }
+    /// Retry policy for every call (default: 3 attempts, see [`crate::retry`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
     /// Replace STS AssumeRole with another credential source (tests, custom brokers).
@@ -326,6 +561,9 @@ impl KernelClientBuilder {
                 resolved,
                 credentials,
                 transport,
+                retry: self.retry,
+                quota: RetryQuota::new(),
+                clock_offset_ms: AtomicI64::new(0),
             }),
         })
     }

@@ -19,6 +19,8 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_SESSION_NAME: &str = "kernel-service-call";
 /// Default connect and read timeouts.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default overall deadline of one call (all attempts and backoff).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// Default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
@@ -73,6 +75,7 @@ pub struct Config {
     pub(crate) session_length: Option<Duration>,
     pub(crate) connect_timeout: Duration,
     pub(crate) read_timeout: Duration,
+    pub(crate) deadline: Duration,
     pub(crate) max_response_bytes: usize,
 }
 
@@ -85,25 +88,7 @@ impl Config {
     /// assert!(err.to_string().contains("PARTNER is not set"));
     /// ```
     pub fn from_env() -> Result<Config, ConfigError> {
-        let mut vars = BTreeMap::new();
-        for (k, v) in std::env::vars_os() {
-            let Some(k) = k.to_str() else { continue };
-            if !is_relevant(k) {
-                continue;
-            }
-            match v.into_string() {
-                Ok(v) => {
-                    vars.insert(k.to_owned(), v);
-                }
-                Err(_) => {
-                    return Err(ConfigError::Invalid {
-                        name: leak_known_name(k),
-                        why: "not valid UTF-8".into(),
-                    });
-                }
-            }
-        }
-        Self::from_vars(vars)
+        Self::from_vars(env_vars()?)
     }
 
     /// Like [`Config::from_env`], from explicit `(name, value)` pairs (tests, other sources).
@@ -188,6 +173,10 @@ impl Config {
     pub fn read_timeout(&self) -> Duration {
         self.read_timeout
     }
+    /// Default overall deadline of a call.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
     /// Maximum response body size.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
@@ -202,16 +191,36 @@ impl Config {
     }
 }
 
-fn is_relevant(k: &str) -> bool {
+/// The kernel variables of the process environment (those [`Config::from_vars`] reads), as
+/// a map: for callers that want to adjust them (e.g. command-line flags) before validating.
+/// A relevant variable that is not valid UTF-8 is an error.
+pub fn env_vars() -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut vars = BTreeMap::new();
+    for (k, v) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if !is_config_var(k) {
+            continue;
+        }
+        let v = v.into_string().map_err(|_| ConfigError::Invalid {
+            name: leak_known_name(k),
+            why: "not valid UTF-8".into(),
+        })?;
+        vars.insert(k.to_owned(), v);
+    }
+    Ok(vars)
+}
+
+/// Is `name` one of the variables the configuration reads?
+pub fn is_config_var(name: &str) -> bool {
     matches!(
-        k,
+        name,
         env::PARTNER
             | env::STAGE
             | env::TARGET_REGION
             | env::K3_EXTERNAL_ID
             | env::KERNEL_ENV_OVERRIDE
             | env::KERNEL_ENDPOINT_URL
-    ) || k.starts_with(env::KERNEL_ENDPOINT_URL_PREFIX)
+    ) || name.starts_with(env::KERNEL_ENDPOINT_URL_PREFIX)
 }
 
 fn leak_known_name(k: &str) -> &'static str {
@@ -250,6 +259,7 @@ pub struct ConfigBuilder {
     session_length: Option<Duration>,
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    deadline: Option<Duration>,
     max_response_bytes: Option<usize>,
 }
 
@@ -326,6 +336,11 @@ impl ConfigBuilder {
         self.read_timeout = Some(v);
         self
     }
+    /// Default overall deadline of a call, all attempts and backoff included (60 s).
+    pub fn deadline(mut self, v: Duration) -> Self {
+        self.deadline = Some(v);
+        self
+    }
     /// Maximum response body size (10 MiB).
     pub fn max_response_bytes(mut self, v: usize) -> Self {
         self.max_response_bytes = Some(v);
@@ -395,6 +410,7 @@ impl ConfigBuilder {
         for (name, t) in [
             ("connect_timeout", self.connect_timeout),
             ("read_timeout", self.read_timeout),
+            ("deadline", self.deadline),
         ] {
             if t == Some(Duration::ZERO) {
                 return Err(ConfigError::Invalid {
@@ -421,6 +437,7 @@ impl ConfigBuilder {
             session_length: self.session_length,
             connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_TIMEOUT),
             read_timeout: self.read_timeout.unwrap_or(DEFAULT_TIMEOUT),
+            deadline: self.deadline.unwrap_or(DEFAULT_DEADLINE),
             max_response_bytes: self
                 .max_response_bytes
                 .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
@@ -460,6 +477,11 @@ pub fn check_dns_label(name: &'static str, value: &str) -> Result<(), ConfigErro
     }
     if value.starts_with('-') || value.ends_with('-') {
         return Err(err("must not start or end with '-'"));
+    }
+    // RFC 5891 §4.2.3.1: hyphens in the 3rd and 4th position are reserved (`xn--` punycode
+    // and friends); URL parsers run IDNA on them and refuse malformed ones.
+    if value.get(2..4) == Some("--") {
+        return Err(err("'--' in the 3rd and 4th position is reserved for IDNA"));
     }
     Ok(())
 }

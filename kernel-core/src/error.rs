@@ -53,22 +53,68 @@ pub enum Error {
     /// The response body is not the JSON the caller asked for.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+
+    /// More than one attempt was made and the last one failed: every attempt's reason and
+    /// the last error.
+    #[error(transparent)]
+    Exhausted(Box<RetriesExhausted>),
+}
+
+/// The call was attempted several times (or a retry was refused); none succeeded.
+#[derive(Debug, thiserror::Error)]
+#[error("gave up after {} attempt{} ({}){}; last error: {last}",
+    .attempts.len(),
+    if .attempts.len() == 1 { "" } else { "s" },
+    self.numbered(),
+    .stopped.as_deref().map(|s| format!(", then stopped: {s}")).unwrap_or_default())]
+pub struct RetriesExhausted {
+    /// Why each attempt failed, in order (short, data-free descriptions).
+    pub attempts: Vec<String>,
+    /// Why no further attempt was made, when it was not the attempt limit (e.g. the retry
+    /// quota is exhausted, or `Retry-After` asked for too long a wait).
+    pub stopped: Option<String>,
+    /// The last attempt's error.
+    pub last: Error,
+}
+
+impl RetriesExhausted {
+    fn numbered(&self) -> String {
+        self.attempts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("{}: {a}", i + 1))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 impl Error {
-    /// The HTTP status, when the kernel answered with an error status.
+    /// The HTTP status, when the kernel (finally) answered with an error status.
     pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            Error::Status(e) => Some(e.status()),
+        self.as_status().map(StatusError::status)
+    }
+
+    /// The status error, when the kernel (finally) answered with an error status.
+    pub fn as_status(&self) -> Option<&StatusError> {
+        match self.last() {
+            Error::Status(e) => Some(e),
             _ => None,
         }
     }
 
-    /// The status error, when the kernel answered with an error status.
-    pub fn as_status(&self) -> Option<&StatusError> {
+    /// The error of the last attempt (this error itself unless retries were made).
+    pub fn last(&self) -> &Error {
         match self {
-            Error::Status(e) => Some(e),
-            _ => None,
+            Error::Exhausted(e) => e.last.last(),
+            other => other,
+        }
+    }
+
+    /// How many attempts were made (1 unless retried).
+    pub fn attempts(&self) -> usize {
+        match self {
+            Error::Exhausted(e) => e.attempts.len(),
+            _ => 1,
         }
     }
 }
@@ -236,8 +282,10 @@ impl AssumeRoleError {
 pub enum TimeoutKind {
     /// Establishing the TCP/TLS connection took too long.
     Connect,
-    /// Waiting for response bytes took too long.
+    /// Waiting for response bytes took too long (one attempt).
     Read,
+    /// The call as a whole (all attempts and backoff) took too long.
+    Deadline,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -245,6 +293,7 @@ impl fmt::Display for TimeoutKind {
         f.write_str(match self {
             TimeoutKind::Connect => "connect",
             TimeoutKind::Read => "read",
+            TimeoutKind::Deadline => "overall deadline",
         })
     }
 }

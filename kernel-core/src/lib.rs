@@ -8,6 +8,7 @@
 //! | [`resolve`] | kernel environment, account, role ARN, base and call URLs |
 //! | [`credentials`] | STS AssumeRole behind a refresh-ahead, single-flight cache |
 //! | [`signing`] | SigV4 (`execute-api`) over the finished `reqwest::Request` |
+//! | [`retry`] | which failures are retried, backoff, quota |
 //! | `transport` | the pooled reqwest client: timeouts, no redirects, size cap |
 //! | [`call`] | per-call options, the response, request assembly |
 //! | [`client`] | [`KernelClient`]: ties the chain together; dry-run [`plan`] |
@@ -36,6 +37,7 @@ pub mod error;
 pub mod layer;
 mod observability;
 pub mod resolve;
+pub mod retry;
 pub mod signing;
 mod transport;
 
@@ -43,10 +45,13 @@ pub use call::{CallOptions, Response};
 pub use client::{KernelClient, KernelClientBuilder, Plan, plan, plan_service};
 pub use config::{Config, ConfigBuilder};
 pub use credentials::{CredentialCache, CredentialSource, RefreshSettings};
-pub use error::{ConfigError, Error, RequestError, StatusError, TimeoutKind, TransportError};
+pub use error::{
+    ConfigError, Error, RequestError, RetriesExhausted, StatusError, TimeoutKind, TransportError,
+};
 pub use layer::{KernelLayer, KernelService, kernel_client};
 pub use observability::TARGET as TRACING_TARGET;
 pub use resolve::{AuthMode, KernelEnv, Resolved, Service};
+pub use retry::RetryPolicy;
 pub use transport::Timeouts;
 
 /// Re-exported so callers can name credential types without depending on AWS crates.

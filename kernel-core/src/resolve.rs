@@ -193,7 +193,7 @@ impl Resolved {
     /// let cfg = Config::from_vars([("PARTNER", "innovate"), ("STAGE", "dev")]).unwrap();
     /// let r = Resolved::new(&cfg);
     /// assert_eq!(r.role_arn(), "arn:aws:iam::058264189048:role/kernel-access");
-    /// assert_eq!(r.base_url(&cfg, "k3", false).as_str(), "https://k3.qakernel.dev.com/");
+    /// assert_eq!(r.base_url(&cfg, "k3", false).unwrap().as_str(), "https://k3.qakernel.dev.com/");
     /// ```
     pub fn new(config: &Config) -> Resolved {
         let kernel_env = KernelEnv::select(&config.partner, config.kernel_env_override);
@@ -244,15 +244,20 @@ impl Resolved {
     /// DESIGN.md writes K3's base without the trailing slash
     /// (`https://k3.qakernel.dev.com`); [`Url`] always has a path, so it reads
     /// `https://k3.qakernel.dev.com/` here. The prefix must already be validated.
-    pub fn base_url(&self, config: &Config, prefix: &str, region_in_url: bool) -> Url {
+    pub fn base_url(
+        &self,
+        config: &Config,
+        prefix: &str,
+        region_in_url: bool,
+    ) -> Result<Url, RequestError> {
         if let Some(u) = config.service_endpoint_url(prefix) {
-            return u.clone();
+            return Ok(u.clone());
         }
         if let Some(b) = &config.endpoint_url {
             let mut u = b.clone();
             let p = format!("{}{prefix}/", u.path());
             u.set_path(&p);
-            return u;
+            return Ok(u);
         }
         let raw = if region_in_url {
             format!(
@@ -265,8 +270,11 @@ impl Resolved {
                 self.kernel_env, self.url_stage
             )
         };
-        // Every component is a validated DNS label, so this cannot fail.
-        Url::parse(&raw).expect("validated labels form a valid URL")
+        // Every component is a validated DNS label, so this should not fail; if it does,
+        // it is an error, never a panic.
+        Url::parse(&raw).map_err(|_| RequestError::Endpoint {
+            why: "the configured partner, stage, region or prefix does not form a valid host name",
+        })
     }
 
     /// The final URL for a call: base + endpoint, after checking that the endpoint cannot
@@ -289,7 +297,7 @@ impl Resolved {
     ) -> Result<Url, RequestError> {
         check_service_prefix(prefix)?;
         check_endpoint(endpoint)?;
-        let base = self.base_url(config, prefix, region_in_url);
+        let base = self.base_url(config, prefix, region_in_url)?;
         // One leading slash is tolerated (`/v1/tokenize` == `v1/tokenize`).
         let endpoint = endpoint.strip_prefix('/').unwrap_or(endpoint);
         let joined = format!("{}{endpoint}", base.as_str());

@@ -178,9 +178,10 @@ fn classify(e: &reqwest::Error, service: &str, host: &str, t: Timeouts) -> Trans
         } else {
             TimeoutKind::Read
         };
-        let after = match kind {
-            TimeoutKind::Connect => t.connect,
-            TimeoutKind::Read => t.read,
+        let after = if kind == TimeoutKind::Connect {
+            t.connect
+        } else {
+            t.read
         };
         TransportError::Timeout {
             service,

@@ -4,18 +4,24 @@
 //! this sandbox minted, with its session token; credentials not expired; `x-amz-date` within
 //! 5 minutes; the credential scope; then the signature itself (scratchstack-aws-signature, on the
 //! double-encoded wire path); then the route.
+//!
+//! Injected faults ([`Fault`]) slot into that order as documented on
+//! [`Sandbox::inject`](crate::Sandbox::inject). Every response carries a `Date` header from the
+//! gateway's clock (the real clock plus [`Sandbox::set_clock_skew`](crate::Sandbox::set_clock_skew)),
+//! the clock the `x-amz-date` window is checked against.
 
 use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use http::{HeaderValue, StatusCode, Uri, header};
 use scratchstack_aws_signature::{SignatureError, VecSignedHeaderRequirements};
 use serde_json::{Value, json};
 
+use crate::faults::{Fault, first_segment, injected_status};
 use crate::services::{ServiceRequest, route};
 use crate::state::{Rejection, Shared};
 use crate::util::{
@@ -75,6 +81,14 @@ impl Refusal {
         )
     }
 
+    fn expired_token() -> Self {
+        Self::forbidden(
+            Rejection::ExpiredToken,
+            "ExpiredTokenException",
+            MSG_EXPIRED_TOKEN,
+        )
+    }
+
     fn invalid_signature(rejection: Rejection, message: impl Into<String>) -> Self {
         Self::forbidden(rejection, "InvalidSignatureException", message)
     }
@@ -85,6 +99,7 @@ fn json_response(
     body: &Value,
     request_id: &str,
     error_type: Option<&'static str>,
+    date: DateTime<Utc>,
 ) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
@@ -93,7 +108,7 @@ fn json_response(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(v) = HeaderValue::from_str(&http_date(Utc::now())) {
+    if let Ok(v) = HeaderValue::from_str(&http_date(date)) {
         headers.insert(header::DATE, v);
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {
@@ -105,68 +120,250 @@ fn json_response(
     response
 }
 
-/// The axum handler of the gateway listener.
-pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    shared.update_counters(|c| c.gateway_requests += 1);
+/// How a request that was read ends.
+enum Answer {
+    /// Authenticated and served by a route (whatever status the service answered).
+    Served {
+        status: StatusCode,
+        body: Value,
+        minted_token: bool,
+    },
+    /// Refused (authentication, unknown route, body too large, or an injected `Reject*`).
+    Refused(Refusal),
+    /// Answered by an injected `Status` / `StatusRetryAfter` fault.
+    Injected { code: u16, retry_after: Option<u32> },
+}
+
+/// Handles one gateway request. `None` means: close the connection without answering.
+///
+/// The order of the checks (documented on [`Sandbox::inject`](crate::Sandbox::inject)):
+/// count, take the route's next fault, `Latency`, `DropBeforeRead`, read the body, `Reject*`
+/// (in place of authentication), authentication, `Status*`, route and service,
+/// `DropAfterRead`.
+pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Option<Response> {
     let request_id = request_id();
     let (parts, body) = request.into_parts();
+    let segment = first_segment(parts.uri.path()).to_owned();
+    shared.update_counters(|c| {
+        c.gateway_requests += 1;
+        *c.route_requests
+            .entry(loggable_segment(&segment))
+            .or_insert(0) += 1;
+    });
     let target = loggable_target(parts.uri.path(), parts.uri.query());
     let method = parts.method.clone();
-
-    let outcome = match to_bytes(body, MAX_BODY).await {
-        Err(_) => Err(Refusal {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            error_type: "RequestTooLarge",
-            message: "Request Too Long".to_owned(),
-            rejection: Rejection::PayloadTooLarge,
-        }),
-        Ok(body) => serve(&shared, parts, body).await,
+    let fault = shared.take_fault(&segment);
+    let log = |status: u16, rejection: Option<&'static str>, applied: Option<&Fault>| {
+        tracing::info!(
+            target: "kernel_sandbox::gateway",
+            %method,
+            %target,
+            // 0: the connection was closed without an answer.
+            status,
+            rejection = rejection.unwrap_or("-"),
+            fault = %applied.map_or_else(|| "-".to_owned(), Fault::to_string),
+            request_id = %request_id,
+            "gateway request"
+        );
     };
 
-    let (response, reason) = match outcome {
-        Ok((status, value)) => {
-            shared.update_counters(|c| c.verified_requests += 1);
+    // 1. Latency, before anything else (even reading the body).
+    if let Some(Fault::Latency(latency)) = &fault {
+        shared.update_counters(|c| c.faults_applied += 1);
+        tokio::time::sleep(*latency).await;
+    }
+    // 2. Drop before reading the body: the service never sees the request.
+    if fault == Some(Fault::DropBeforeRead) {
+        shared.update_counters(|c| {
+            c.faults_applied += 1;
+            c.dropped_before_read += 1;
+        });
+        log(0, None, fault.as_ref());
+        return None;
+    }
+
+    let (answer, applied) = match to_bytes(body, MAX_BODY).await {
+        Err(_) => (
+            Answer::Refused(Refusal {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                error_type: "RequestTooLarge",
+                message: "Request Too Long".to_owned(),
+                rejection: Rejection::PayloadTooLarge,
+            }),
+            false,
+        ),
+        Ok(body) => serve(&shared, parts, body, fault.as_ref()).await,
+    };
+    let applied = match &fault {
+        Some(Fault::Latency(_)) => fault.as_ref(),
+        Some(fault) if applied => Some(fault),
+        _ => None,
+    };
+    let drop_after_read = applied == Some(&Fault::DropAfterRead);
+    let now = shared.gateway_now();
+
+    let (response, reason) = match answer {
+        Answer::Served {
+            status,
+            body,
+            minted_token,
+        } => {
+            shared.update_counters(|c| {
+                c.verified_requests += 1;
+                if minted_token {
+                    c.tokens_issued += 1;
+                }
+            });
             let error_type = match status {
                 StatusCode::BAD_REQUEST => Some("BadRequestException"),
                 StatusCode::NOT_FOUND => Some("NotFoundException"),
                 _ => None,
             };
-            (json_response(status, &value, &request_id, error_type), None)
+            (
+                json_response(status, &body, &request_id, error_type, now),
+                None,
+            )
         }
-        Err(refusal) => {
+        Answer::Refused(refusal) => {
             shared.count_rejection(refusal.rejection);
             let body = json!({ "message": refusal.message });
             (
-                json_response(refusal.status, &body, &request_id, Some(refusal.error_type)),
+                json_response(
+                    refusal.status,
+                    &body,
+                    &request_id,
+                    Some(refusal.error_type),
+                    now,
+                ),
                 Some(refusal.rejection.reason()),
             )
         }
+        Answer::Injected { code, retry_after } => {
+            shared.update_counters(|c| c.injected_responses += 1);
+            let (status, message, error_type) = injected_status(code);
+            let mut response = json_response(
+                status,
+                &json!({ "message": message }),
+                &request_id,
+                error_type,
+                now,
+            );
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            (response, None)
+        }
     };
-    tracing::info!(
-        target: "kernel_sandbox::gateway",
-        %method,
-        %target,
-        status = response.status().as_u16(),
-        rejection = reason.unwrap_or("-"),
-        request_id = %request_id,
-        "gateway request"
-    );
-    response
+    if drop_after_read {
+        shared.update_counters(|c| c.dropped_after_read += 1);
+        log(0, reason, applied);
+        return None;
+    }
+    log(response.status().as_u16(), reason, applied);
+    Some(response)
 }
 
-/// Authenticates, then routes. `Ok` carries the service's answer.
+/// Route keys of [`CountersSnapshot::route_requests`](crate::CountersSnapshot): the raw first
+/// segment, shortened, with card-number-like digit runs masked.
+fn loggable_segment(segment: &str) -> String {
+    loggable_target(&segment.chars().take(64).collect::<String>(), None)
+}
+
+/// Reject faults, authentication, status faults, then the route. Returns the answer and
+/// whether `fault` was applied (counted in `faults_applied` here, except `Latency`, counted by
+/// the caller).
 async fn serve(
     shared: &Shared,
     parts: http::request::Parts,
     body: Bytes,
-) -> Result<(StatusCode, Value), Refusal> {
-    let key = pre_checks(shared, &parts)?;
+    fault: Option<&Fault>,
+) -> (Answer, bool) {
+    let applied = || shared.update_counters(|c| c.faults_applied += 1);
+    // 3. Reject faults replace authentication.
+    match fault {
+        Some(Fault::RejectTokenExpired) => {
+            applied();
+            return (Answer::Refused(Refusal::expired_token()), true);
+        }
+        Some(Fault::RejectTokenInvalid) => {
+            applied();
+            return (Answer::Refused(Refusal::invalid_token()), true);
+        }
+        _ => {}
+    }
 
-    // The shim: hand scratchstack the wire path encoded once more (see `double_encode_path`).
+    // 4. Authentication.
     let raw_path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().map(str::to_owned);
-    let mut shimmed = double_encode_path(&raw_path);
-    if let Some(q) = &raw_query {
+    if let Err(refusal) = authenticate(shared, &parts, &raw_path, raw_query.as_deref(), &body).await
+    {
+        return (Answer::Refused(refusal), false);
+    }
+
+    // 5. Status faults: the service is not reached.
+    match fault {
+        Some(Fault::Status(code)) => {
+            applied();
+            let answer = Answer::Injected {
+                code: *code,
+                retry_after: None,
+            };
+            return (answer, true);
+        }
+        Some(Fault::StatusRetryAfter(code, secs)) => {
+            applied();
+            let answer = Answer::Injected {
+                code: *code,
+                retry_after: Some(*secs),
+            };
+            return (answer, true);
+        }
+        _ => {}
+    }
+    let drop_after_read = fault == Some(&Fault::DropAfterRead);
+    if drop_after_read {
+        applied();
+    }
+
+    // 6. The route and its service.
+    let Some(route) = route(&parts.method, &raw_path) else {
+        return (
+            Answer::Refused(Refusal::missing_token(Rejection::UnknownRoute)),
+            drop_after_read,
+        );
+    };
+    let service_request = ServiceRequest {
+        method: &parts.method,
+        raw_path: &raw_path,
+        raw_query: raw_query.as_deref(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let (status, body) = (route.handler)(&service_request);
+    let answer = Answer::Served {
+        minted_token: route.mints_token && status == StatusCode::OK,
+        status,
+        body,
+    };
+    (answer, drop_after_read)
+}
+
+/// Checks the token, the dates and scope, then the signature (scratchstack).
+async fn authenticate(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    raw_path: &str,
+    raw_query: Option<&str>,
+    body: &Bytes,
+) -> Result<(), Refusal> {
+    let gateway_now = shared.gateway_now();
+    let key = pre_checks(shared, parts, gateway_now)?;
+
+    // The shim: hand scratchstack the wire path encoded once more (see `double_encode_path`).
+    let mut shimmed = double_encode_path(raw_path);
+    if let Some(q) = raw_query {
         shimmed.push('?');
         shimmed.push_str(q);
     }
@@ -180,28 +377,28 @@ async fn serve(
     let mut required = VecSignedHeaderRequirements::default();
     required.add_if_in_request("x-amz-date");
     required.add_if_in_request("x-amz-security-token");
-    verify_sigv4(request, &shared.config.region, SERVICE, key, &required)
-        .await
-        .map_err(refusal_for)?;
-
-    let handler = route(&parts.method, &raw_path)
-        .ok_or_else(|| Refusal::missing_token(Rejection::UnknownRoute))?;
-    let service_request = ServiceRequest {
-        method: &parts.method,
-        raw_path: &raw_path,
-        raw_query: raw_query.as_deref(),
-        headers: &parts.headers,
-        body: &body,
-    };
-    Ok(handler(&service_request))
+    verify_sigv4(
+        request,
+        &shared.config.region,
+        SERVICE,
+        key,
+        &required,
+        gateway_now,
+    )
+    .await
+    .map_err(refusal_for)
 }
 
 /// Steps 1–5: everything API Gateway checks before computing the signature. Returns the access key
 /// and secret the signature must be made with (`None` when the header is malformed: scratchstack
 /// then reports what is wrong with it).
+///
+/// Credential expiry is checked against the real clock; the `x-amz-date` window against
+/// `gateway_now` (the real clock plus the configured skew).
 fn pre_checks(
     shared: &Shared,
     parts: &http::request::Parts,
+    gateway_now: DateTime<Utc>,
 ) -> Result<Option<(String, String)>, Refusal> {
     let scope = match parse_authorization(&parts.headers) {
         AuthHeader::Missing => {
@@ -225,15 +422,11 @@ fn pre_checks(
         return Err(Refusal::invalid_token());
     }
 
-    // 3. Not expired.
-    let now = Utc::now();
-    if expires_at <= now {
-        return Err(Refusal::forbidden(
-            Rejection::ExpiredToken,
-            "ExpiredTokenException",
-            MSG_EXPIRED_TOKEN,
-        ));
+    // 3. Not expired (real clock, whatever the skew).
+    if expires_at <= Utc::now() {
+        return Err(Refusal::expired_token());
     }
+    let now = gateway_now;
 
     // 4. x-amz-date within 5 minutes (scratchstack's own window is 15 minutes).
     let date = parts
@@ -326,11 +519,7 @@ fn refusal_for(e: SignatureError) -> Refusal {
             Refusal::invalid_signature(Rejection::SignatureMismatch, MSG_SIGNATURE_MISMATCH)
         }
         SignatureError::InvalidClientTokenId(_) => Refusal::invalid_token(),
-        SignatureError::ExpiredToken(_) => Refusal::forbidden(
-            Rejection::ExpiredToken,
-            "ExpiredTokenException",
-            MSG_EXPIRED_TOKEN,
-        ),
+        SignatureError::ExpiredToken(_) => Refusal::expired_token(),
         SignatureError::MissingAuthenticationToken(_) => {
             Refusal::missing_token(Rejection::MissingAuthenticationToken)
         }

@@ -48,6 +48,37 @@
 //! `.`, a digit or a `%` escape (e.g. `a` and `a1`) are refused as a signature mismatch. No kernel
 //! endpoint uses such names.
 //!
+//! # Fault injection
+//!
+//! For reliability tests (retries, clock skew, credential rejection) and incident rehearsals:
+//!
+//! * [`Sandbox::inject`] scripts the next requests of a route with [`Fault`]s (status codes,
+//!   `Retry-After`, latency, connections dropped before or after the service processed the
+//!   request, token rejections); the order in which they apply is documented there;
+//! * [`Sandbox::set_clock_skew`] runs the gateway's clock ahead or behind (the `x-amz-date`
+//!   window and the `Date` response header; credential expiry stays on the real clock);
+//! * [`Sandbox::fail_sts_next`] makes the next `n` `AssumeRole` calls fail, then STS recovers
+//!   ([`Sandbox::set_sts_failure`] is the persistent variant);
+//! * [`CountersSnapshot`] tells what happened: `route_requests`, `faults_applied`,
+//!   `dropped_before_read`, `dropped_after_read`, `injected_responses`, `tokens_issued`.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use kernel_sandbox::{Fault, Sandbox, SandboxConfig, StsFailure};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! sandbox.inject("k3", [Fault::Status(503), Fault::DropAfterRead]);
+//! sandbox.set_clock_skew(600);
+//! sandbox.fail_sts_next(2, StsFailure::Throttling);
+//! // ... a tokenize that is retried through the 503 and then loses its answer ...
+//! assert_eq!(sandbox.counters().tokens_issued, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The `kernel-sandbox` binary takes the same knobs as flags: `--fault ROUTE=SPEC[,SPEC...]`
+//! (repeatable; see [`Fault`] for the specs), `--clock-skew SECS` and `--sts-fail N:KIND`.
+//!
 //! # Hygiene
 //!
 //! Nothing the sandbox logs, returns in an error or prints with `Debug` contains card numbers,
@@ -59,7 +90,9 @@
 #![deny(missing_docs)]
 
 mod config;
+mod faults;
 mod gateway;
+mod server;
 mod services;
 mod state;
 mod sts;
@@ -77,11 +110,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{KERNEL_ACCOUNT, PARTNER_ACCOUNT, QAKERNEL_ACCOUNT, SandboxConfig};
+pub use faults::Fault;
 
 use state::{Shared, lock};
 
-/// A failure the STS endpoint can be told to answer every `AssumeRole` with
-/// ([`Sandbox::set_sts_failure`]).
+/// A failure the STS endpoint can be told to answer `AssumeRole` with
+/// ([`Sandbox::set_sts_failure`], [`Sandbox::fail_sts_next`]).
+///
+/// Its textual form (`Display` / `FromStr`, the binary's `--sts-fail N:KIND`) is `throttling`,
+/// `internal` or `unavailable`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StsFailure {
     /// HTTP 400, `<Code>Throttling</Code>`, message `Rate exceeded`.
@@ -94,8 +131,11 @@ pub enum StsFailure {
 
 /// What the sandbox has seen so far ([`Sandbox::counters`]).
 ///
-/// Every gateway request ends either verified and served by a route, or rejected, so
-/// `gateway_requests == verified_requests + rejected_requests` once no request is in flight.
+/// Every gateway request ends exactly one way: verified and served by a route, rejected, answered
+/// by an injected status, or dropped before its body was read. So, once no request is in flight,
+/// `gateway_requests == verified_requests + rejected_requests + injected_responses +
+/// dropped_before_read` (without faults: `verified_requests + rejected_requests`). A request
+/// dropped after it was read is also counted as verified (or rejected, when its route is unknown).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CountersSnapshot {
     /// Every `AssumeRole` request that reached STS, whatever its outcome.
@@ -119,6 +159,23 @@ pub struct CountersSnapshot {
     pub rejections: BTreeMap<String, u64>,
     /// The last `AssumeRole` request that reached STS.
     pub last_assume_role: Option<AssumeRoleRecord>,
+    /// Every request that reached the gateway, by the first segment of its path as sent on the
+    /// wire (`k3`, `bin-lookup-service`, `echo`, `` for `/` …), including dropped and rejected
+    /// ones. (Segments longer than 64 characters are cut, and runs of 12 or more digits are
+    /// masked with `#`.)
+    pub route_requests: BTreeMap<String, u64>,
+    /// Requests closed by a [`Fault::DropBeforeRead`]: never processed.
+    pub dropped_before_read: u64,
+    /// Requests closed by a [`Fault::DropAfterRead`]: processed, never answered.
+    pub dropped_after_read: u64,
+    /// Scripted faults that took effect (a fault consumed by a request it does not apply to, e.g.
+    /// a `Status` fault taken by a request that failed authentication, is not counted).
+    pub faults_applied: u64,
+    /// Requests answered by a [`Fault::Status`] or [`Fault::StatusRetryAfter`].
+    pub injected_responses: u64,
+    /// K3 tokens minted (`POST /k3/v1/tokenize` answered 200 by the service, whether or not the
+    /// answer reached the client).
+    pub tokens_issued: u64,
 }
 
 /// What an `AssumeRole` request asked for. The ExternalId value itself is never stored.
@@ -173,7 +230,7 @@ impl std::fmt::Debug for Sandbox {
 }
 
 /// Resolves once `stop` turns true or its sender is gone.
-async fn stopped(mut stop: watch::Receiver<bool>) {
+pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
@@ -200,11 +257,7 @@ impl Sandbox {
         let sts_app = Router::new()
             .fallback(sts::handle)
             .with_state(Arc::clone(&shared));
-        let gateway_app = Router::new()
-            .fallback(gateway::handle)
-            .with_state(Arc::clone(&shared));
         let sts_stop = stopped(stop_rx.clone());
-        let gateway_stop = stopped(stop_rx);
         let sts_task = tokio::spawn(async move {
             if let Err(e) = axum::serve(sts_listener, sts_app)
                 .with_graceful_shutdown(sts_stop)
@@ -213,14 +266,13 @@ impl Sandbox {
                 tracing::warn!(target: "kernel_sandbox", error = %e, "sts server stopped");
             }
         });
-        let gateway_task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(gateway_listener, gateway_app)
-                .with_graceful_shutdown(gateway_stop)
-                .await
-            {
-                tracing::warn!(target: "kernel_sandbox", error = %e, "gateway server stopped");
-            }
-        });
+        // The gateway is served with hyper directly: the drop faults need to close a connection
+        // without answering, which axum cannot do.
+        let gateway_task = tokio::spawn(server::serve_gateway(
+            gateway_listener,
+            Arc::clone(&shared),
+            stop_rx,
+        ));
         tracing::debug!(target: "kernel_sandbox", %sts_addr, %gateway_addr, "sandbox started");
 
         Ok(Sandbox {
@@ -274,6 +326,90 @@ impl Sandbox {
     /// Number of minted credentials that have not expired yet.
     pub fn minted_credentials(&self) -> usize {
         self.shared.live_minted()
+    }
+
+    /// Script the next requests to a route. `route` is a service prefix (`"k3"`,
+    /// `"bin-lookup-service"`, `"echo"`, …) matched on the first path segment as sent on the wire
+    /// (surrounding slashes in `route` are ignored; any segment can be scripted, even one no
+    /// service serves). Each request to the route consumes one fault (FIFO); when the script is
+    /// empty the route behaves normally. Calling again appends.
+    ///
+    /// # Order of the gateway's steps
+    ///
+    /// 1. The request is counted (`gateway_requests`, `route_requests`) and consumes the next
+    ///    fault of its route's script, if any.
+    /// 2. [`Fault::Latency`]: sleep, then carry on with the next steps as if there were no fault.
+    /// 3. [`Fault::DropBeforeRead`]: close the connection; the body is not read, nothing is
+    ///    answered, the request is neither authenticated nor served.
+    /// 4. The body is read (over 10 MB: 413, rejected).
+    /// 5. [`Fault::RejectTokenExpired`] / [`Fault::RejectTokenInvalid`]: answer the 403 *instead
+    ///    of* authenticating, whatever the credentials (even none). Counted as rejected, reasons
+    ///    `expired-token` / `invalid-token`, like the real refusals.
+    /// 6. Authentication (unsigned: 403 `Missing Authentication Token`; unknown key or token,
+    ///    expired credentials (real clock), `x-amz-date` outside 5 minutes of the gateway's
+    ///    (skewed) clock, credential scope, signature). A request refused here is answered the
+    ///    refusal: a `Status*` or `DropAfterRead` fault it consumed is discarded (not applied,
+    ///    not in `faults_applied`).
+    /// 7. [`Fault::Status`] / [`Fault::StatusRetryAfter`]: answer the status; the service is not
+    ///    reached (`injected_responses`).
+    /// 8. The route and its service (unknown route: 403 `Missing Authentication Token`).
+    /// 9. [`Fault::DropAfterRead`]: the service's answer (or the unknown-route refusal) is
+    ///    discarded and the connection closed without a byte written (`dropped_after_read`).
+    ///
+    /// A dropped connection is closed without writing anything: the client sees end-of-stream
+    /// (or a connection reset if request bytes were still unread), never an HTTP response.
+    /// Other requests pipelined on the same connection are lost with it.
+    pub fn inject(&self, route: &str, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.inject(route, faults);
+    }
+
+    /// Remove all scripted faults: every route's script, and the [`fail_sts_next`](Self::fail_sts_next)
+    /// countdown. (The clock skew and [`set_sts_failure`](Self::set_sts_failure) are kept.)
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
+
+    /// The faults still scripted, by route (routes with an empty script are left out).
+    pub fn scripted_faults(&self) -> BTreeMap<String, Vec<Fault>> {
+        self.shared.scripted_faults()
+    }
+
+    /// The gateway's clock runs `offset_secs` ahead (positive) or behind (negative) the real
+    /// clock (default 0; clamped to about ±100 years).
+    ///
+    /// The gateway uses now+offset for the ±5 min `x-amz-date` check (and for scratchstack's
+    /// own window) and sends `Date:` = now+offset in every response, so a client can compute the
+    /// skew from `Date`. Refusals are API Gateway's, with "now" the skewed clock:
+    /// `Signature expired: {amz_date} is now earlier than {now-5min} ({now} - 5 min.)` and
+    /// `Signature not yet current: {amz_date} is still later than {now+5min} ({now} + 5 min.)`,
+    /// dates formatted `yyyyMMdd'T'HHmmss'Z'`.
+    ///
+    /// Credential expiry is still checked against the **real** clock (a deliberate choice, so
+    /// skew tests isolate the signature-time check), and STS is not skewed at all.
+    pub fn set_clock_skew(&self, offset_secs: i64) {
+        self.shared.set_clock_skew(offset_secs);
+    }
+
+    /// The current gateway clock skew in seconds ([`set_clock_skew`](Self::set_clock_skew)).
+    pub fn clock_skew(&self) -> i64 {
+        self.shared.clock_skew()
+    }
+
+    /// The next `n` AssumeRole calls fail with `failure`, then STS recovers by itself ("STS
+    /// throttles for a while").
+    ///
+    /// Calling again replaces the countdown (`n == 0` cancels it). The countdown goes first; once
+    /// it is used up, a failure set with [`set_sts_failure`](Self::set_sts_failure) (if any)
+    /// applies again. Failed calls still count in `assume_role_calls` and are answered after the
+    /// configured STS latency, before their signature is checked.
+    pub fn fail_sts_next(&self, n: u32, failure: StsFailure) {
+        self.shared.fail_sts_next(n, failure);
+    }
+
+    /// What remains of the [`fail_sts_next`](Self::fail_sts_next) countdown: how many calls will
+    /// still fail, and how.
+    pub fn sts_failures_pending(&self) -> Option<(u32, StsFailure)> {
+        self.shared.sts_fail_next()
     }
 
     /// Stops both servers: no new connections, open connections finish their current request

@@ -27,23 +27,38 @@ pub(crate) struct ServiceRequest<'a> {
 /// A handler of one route.
 pub(crate) type Handler = fn(&ServiceRequest<'_>) -> ServiceResponse;
 
+/// A route's handler, and whether a 200 from it means a K3 token was minted.
+#[derive(Clone, Copy)]
+pub(crate) struct Route {
+    pub(crate) handler: Handler,
+    pub(crate) mints_token: bool,
+}
+
 /// Finds the handler for `method` and the raw wire `path`, or `None` (API Gateway's "Missing
 /// Authentication Token" for routes that do not exist).
-pub(crate) fn route(method: &Method, path: &str) -> Option<Handler> {
+pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
     let trimmed = path.strip_prefix('/')?;
     let (prefix, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
     let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let handler: Handler = match (prefix, rest) {
-        ("echo", _) => echo,
-        ("k3", "v1/tokenize") if method == Method::POST => k3_tokenize,
-        ("paze-wallet-key-service", "decode-token") if method == Method::POST => paze_decode_token,
-        ("apple-wallet-key-service", "decrypt") if method == Method::POST => apple_decrypt,
-        ("google-wallet-key-service", "decrypt") if method == Method::POST => google_decrypt,
-        ("bin-lookup-service", "") if method == Method::GET => bin_lookup,
-        ("bank-data-service", "") if method == Method::GET => bank_data,
-        _ => return None,
+    let plain = |handler: Handler| Route {
+        handler,
+        mints_token: false,
     };
-    Some(handler)
+    Some(match (prefix, rest) {
+        ("echo", _) => plain(echo),
+        ("k3", "v1/tokenize") if method == Method::POST => Route {
+            handler: k3_tokenize,
+            mints_token: true,
+        },
+        ("paze-wallet-key-service", "decode-token") if method == Method::POST => {
+            plain(paze_decode_token)
+        }
+        ("apple-wallet-key-service", "decrypt") if method == Method::POST => plain(apple_decrypt),
+        ("google-wallet-key-service", "decrypt") if method == Method::POST => plain(google_decrypt),
+        ("bin-lookup-service", "") if method == Method::GET => plain(bin_lookup),
+        ("bank-data-service", "") if method == Method::GET => plain(bank_data),
+        _ => return None,
+    })
 }
 
 fn message(status: StatusCode, text: &str) -> ServiceResponse {
@@ -481,8 +496,8 @@ mod tests {
             headers: &headers,
             body: &body,
         };
-        let handler = route(&Method::POST, path).expect("route exists");
-        handler(&req)
+        let route = route(&Method::POST, path).expect("route exists");
+        (route.handler)(&req)
     }
 
     fn get(path: &str, query: &str) -> ServiceResponse {
@@ -495,8 +510,8 @@ mod tests {
             headers: &headers,
             body: &body,
         };
-        let handler = route(&Method::GET, path).expect("route exists");
-        handler(&req)
+        let route = route(&Method::GET, path).expect("route exists");
+        (route.handler)(&req)
     }
 
     #[test]
@@ -524,7 +539,8 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert!(route(&Method::POST, "/k3/v1/tokenize").is_some());
+        assert!(route(&Method::POST, "/k3/v1/tokenize").is_some_and(|r| r.mints_token));
+        assert!(route(&Method::POST, "/echo/k3").is_some_and(|r| !r.mints_token));
         assert!(route(&Method::GET, "/k3/v1/tokenize").is_none());
         assert!(route(&Method::GET, "/bin-lookup-service/").is_some());
         assert!(route(&Method::GET, "/bin-lookup-service").is_some());

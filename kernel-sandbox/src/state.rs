@@ -1,13 +1,18 @@
 //! State shared by both servers and the [`Sandbox`](crate::Sandbox) handle: counters, knobs and
 //! the minted credentials.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::faults::{Fault, Scripts};
 use crate::{AssumeRoleRecord, CountersSnapshot, SandboxConfig, StsFailure};
+
+/// The largest clock skew honoured (about a century, either way): beyond it dates overflow.
+pub(crate) const MAX_CLOCK_SKEW_SECS: i64 = 100 * 366 * 24 * 3600;
 
 /// Locks a mutex, ignoring poisoning (every critical section here leaves the data consistent).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,6 +67,12 @@ pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
     counters: Mutex<CountersSnapshot>,
     sts_failure: Mutex<Option<StsFailure>>,
+    /// `fail_sts_next`: how many more `AssumeRole` calls fail, and how.
+    sts_fail_next: Mutex<Option<(u32, StsFailure)>>,
+    /// The gateway's fault scripts, by route.
+    faults: Mutex<Scripts>,
+    /// Offset of the gateway's clock from the real one, in seconds.
+    clock_skew_secs: AtomicI64,
     sts_latency: Mutex<Duration>,
     credential_lifetime: Mutex<Option<Duration>>,
     minted: Mutex<HashMap<String, Minted>>,
@@ -77,6 +88,9 @@ impl Shared {
             config,
             counters: Mutex::new(CountersSnapshot::default()),
             sts_failure: Mutex::new(None),
+            sts_fail_next: Mutex::new(None),
+            faults: Mutex::new(Scripts::default()),
+            clock_skew_secs: AtomicI64::new(0),
             sts_latency: Mutex::new(Duration::ZERO),
             credential_lifetime: Mutex::new(lifetime),
             minted: Mutex::new(HashMap::new()),
@@ -107,8 +121,63 @@ impl Shared {
         });
     }
 
-    pub(crate) fn sts_failure(&self) -> Option<StsFailure> {
+    /// The failure the next `AssumeRole` answers with, if any: first the `fail_sts_next`
+    /// countdown (consumed here), then the persistent `set_sts_failure`.
+    pub(crate) fn next_sts_failure(&self) -> Option<StsFailure> {
+        {
+            let mut next = lock(&self.sts_fail_next);
+            if let Some((n, failure)) = *next {
+                *next = (n > 1).then(|| (n - 1, failure));
+                return Some(failure);
+            }
+        }
         *lock(&self.sts_failure)
+    }
+
+    pub(crate) fn fail_sts_next(&self, n: u32, failure: StsFailure) {
+        *lock(&self.sts_fail_next) = (n > 0).then_some((n, failure));
+    }
+
+    pub(crate) fn sts_fail_next(&self) -> Option<(u32, StsFailure)> {
+        *lock(&self.sts_fail_next)
+    }
+
+    pub(crate) fn inject(&self, route: &str, faults: impl IntoIterator<Item = Fault>) {
+        lock(&self.faults).append(route, faults);
+    }
+
+    /// Empties every route's script and the `fail_sts_next` countdown.
+    pub(crate) fn clear_faults(&self) {
+        lock(&self.faults).clear();
+        *lock(&self.sts_fail_next) = None;
+    }
+
+    /// Consumes the next fault scripted for `route` (a raw first path segment).
+    pub(crate) fn take_fault(&self, route: &str) -> Option<Fault> {
+        lock(&self.faults).take(route)
+    }
+
+    pub(crate) fn scripted_faults(&self) -> BTreeMap<String, Vec<Fault>> {
+        lock(&self.faults).snapshot()
+    }
+
+    pub(crate) fn set_clock_skew(&self, offset_secs: i64) {
+        self.clock_skew_secs.store(
+            offset_secs.clamp(-MAX_CLOCK_SKEW_SECS, MAX_CLOCK_SKEW_SECS),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn clock_skew(&self) -> i64 {
+        self.clock_skew_secs.load(Ordering::Relaxed)
+    }
+
+    /// The gateway's clock: the real clock plus the skew.
+    pub(crate) fn gateway_now(&self) -> DateTime<Utc> {
+        let now = Utc::now();
+        TimeDelta::try_seconds(self.clock_skew())
+            .and_then(|skew| now.checked_add_signed(skew))
+            .unwrap_or(now)
     }
 
     pub(crate) fn set_sts_failure(&self, failure: Option<StsFailure>) {

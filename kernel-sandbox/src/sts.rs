@@ -238,7 +238,7 @@ async fn answer(
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        if let Some(failure) = shared.sts_failure() {
+        if let Some(failure) = shared.next_sts_failure() {
             return (
                 injected(failure).into_response(request_id),
                 "injected-failure",
@@ -251,12 +251,14 @@ async fn answer(
         shared.config.base_access_key_id.clone(),
         shared.config.base_secret_access_key.clone(),
     ));
+    // STS keeps the real clock: the clock skew knob is the gateway's.
     if let Err(e) = verify_sigv4(
         request,
         &shared.config.region,
         "sts",
         key,
         &NO_ADDITIONAL_SIGNED_HEADERS,
+        Utc::now(),
     )
     .await
     {

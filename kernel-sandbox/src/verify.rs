@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use scratchstack_aws_signature::{
     GetSigningKeyRequest, GetSigningKeyResponse, KSecretKey, SignatureError, SignatureOptions,
@@ -93,12 +93,14 @@ fn signing_key_for(
 ///
 /// `key` is the only access key (and its secret) the caller accepts for this request; any other
 /// key yields [`SignatureError::InvalidClientTokenId`]. The body is hashed exactly as given.
+/// `now` is the verifier's clock (scratchstack allows 15 minutes of skew around it).
 pub(crate) async fn verify_sigv4<S>(
     request: http::Request<Bytes>,
     region: &str,
     service: &str,
     key: Option<(String, String)>,
     required_headers: &S,
+    now: DateTime<Utc>,
 ) -> Result<(), SignatureError>
 where
     S: SignedHeaderRequirements + Sync,
@@ -111,7 +113,7 @@ where
         region,
         service,
         &mut get_signing_key,
-        Utc::now(),
+        now,
         required_headers,
         SignatureOptions::default(),
     )

@@ -35,6 +35,18 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
     }
 }
 
+/// Captures every tracing event at TRACE on this thread (the tests run on a current-thread
+/// runtime, so the sandbox's and the SDK's background tasks are captured too).
+fn capture_trace() -> (Capture, tracing::subscriber::DefaultGuard) {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(capture.clone())
+        .finish();
+    (capture, tracing::subscriber::set_default(subscriber))
+}
+
 /// Text that must never appear. `extra` holds the run's temporary secret and token.
 fn assert_clean(what: &str, text: &str, extra: &[String]) {
     let mut canaries: Vec<String> = vec![
@@ -76,13 +88,7 @@ async fn leaky_server(status: u16) -> (String, tokio::task::JoinHandle<()>) {
 
 #[tokio::test]
 async fn canaries_never_leak() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(capture.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (capture, _default) = capture_trace();
 
     let sandbox = support::sandbox_with(|c| c.base_secret_access_key = BASE_SECRET.into()).await;
     let (leaky5xx, t1) = leaky_server(500).await;
@@ -210,3 +216,117 @@ async fn canaries_never_leak() {
     t2.abort();
     t3.abort();
 }
+
+#[tokio::test]
+async fn canaries_never_leak_on_fault_paths() {
+    use kernel_sandbox::Fault;
+    let (capture, _default) = capture_trace();
+
+    let sandbox = support::sandbox_with(|c| c.base_secret_access_key = BASE_SECRET.into()).await;
+    let client = support::client(&sandbox, true).await;
+    let card = json!({"card_number": CARD, "exp_month": "12", "exp_year": "2030", "cvv": CVV});
+    let wallet = json!({"token": WALLET_TOKEN});
+    let fast = kernel_core::RetryPolicy {
+        base_delay: Duration::from_millis(1),
+        ..Default::default()
+    };
+    let mut outputs = Vec::new();
+    let mut record = |r: Result<kernel_core::Response, Error>| match r {
+        Ok(r) => outputs.push(format!("{r:?}")),
+        Err(e) => outputs.push(format!("{e} {e:?}")),
+    };
+
+    sandbox.inject("k3", [Fault::Status(503)]);
+    record(
+        client
+            .k3("v1/tokenize", CallOptions::new().json(&card).retry(fast))
+            .await,
+    );
+    sandbox.inject("k3", [Fault::DropAfterRead]);
+    record(
+        client
+            .k3("v1/tokenize", CallOptions::new().json(&card).retry(fast))
+            .await,
+    );
+    sandbox.inject(
+        "k3",
+        [
+            Fault::StatusRetryAfter(429, 0),
+            Fault::Status(502),
+            Fault::Status(504),
+        ],
+    );
+    record(
+        client
+            .k3(
+                "v1/tokenize",
+                CallOptions::new().json(&card).retry(fast).idempotent(true),
+            )
+            .await,
+    );
+    sandbox.inject(
+        "paze-wallet-key-service",
+        [Fault::RejectTokenExpired, Fault::RejectTokenInvalid],
+    );
+    record(
+        client
+            .paze("decode-token", CallOptions::new().json(&wallet))
+            .await,
+    );
+    sandbox.inject(
+        "paze-wallet-key-service",
+        [Fault::Latency(Duration::from_millis(500))],
+    );
+    record(
+        client
+            .paze(
+                "decode-token",
+                CallOptions::new()
+                    .json(&wallet)
+                    .read_timeout(Duration::from_millis(100)),
+            )
+            .await,
+    );
+    sandbox.inject(
+        "paze-wallet-key-service",
+        [Fault::Latency(Duration::from_millis(500))],
+    );
+    record(
+        client
+            .paze(
+                "decode-token",
+                CallOptions::new()
+                    .json(&wallet)
+                    .deadline(Duration::from_millis(100)),
+            )
+            .await,
+    );
+    sandbox.set_clock_skew(900);
+    record(
+        client
+            .k3("v1/tokenize", CallOptions::new().json(&card))
+            .await,
+    );
+    sandbox.set_clock_skew(0);
+    sandbox.fail_sts_next(2, StsFailureKind::Throttling);
+    let creds = client.credentials().get().await.unwrap();
+    let secret = creds.credentials().secret_access_key().to_owned();
+    let token = creds.credentials().session_token().unwrap().to_owned();
+    client.credentials().invalidate(creds.access_key_id());
+    record(
+        client
+            .k3("v1/tokenize", CallOptions::new().json(&card))
+            .await,
+    );
+
+    let extra = [secret, token, sandbox.config().external_id.clone()];
+    for o in &outputs {
+        assert_clean("fault-path output", o, &extra);
+    }
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("retrying kernel call"), "retries were logged");
+    assert!(logs.contains("clock skew"), "skew was logged");
+    assert_clean("fault-path logs", &logs, &extra);
+}
+
+use kernel_sandbox::StsFailure as StsFailureKind;

@@ -325,6 +325,21 @@ async fn connection_refused_is_a_connect_error() {
         .bin_lookup("?card_bin=411111", CallOptions::new())
         .await
         .unwrap_err();
+    // Never sent, so retried (3 attempts by default), then reported with every attempt.
+    assert!(
+        matches!(err.last(), Error::Transport(TransportError::Connect { .. })),
+        "{err:?}"
+    );
+    assert_eq!(err.attempts(), 3, "{err}");
+    assert!(
+        err.to_string().contains("gave up after 3 attempts"),
+        "{err}"
+    );
+    // Without retries: the plain connect error.
+    let err = client
+        .bin_lookup("?card_bin=411111", CallOptions::new().no_retries())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::Transport(TransportError::Connect { .. })),
         "{err:?}"

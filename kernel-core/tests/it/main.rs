@@ -5,6 +5,7 @@ mod bad_input;
 mod canary;
 mod credentials;
 mod e2e;
+mod faults;
 mod layer;
 mod support;
 mod vectors;

@@ -121,7 +121,7 @@ fn k3_urls_without_region() {
     let c = cfg(&[("PARTNER", "innovate"), ("STAGE", "dev")]);
     let r = Resolved::new(&c);
     assert_eq!(
-        r.base_url(&c, "k3", false).as_str(),
+        r.base_url(&c, "k3", false).unwrap().as_str(),
         "https://k3.qakernel.dev.com/"
     );
     assert_eq!(
@@ -131,7 +131,10 @@ fn k3_urls_without_region() {
     let c = cfg(&[("PARTNER", "start"), ("STAGE", "paytheory")]);
     assert_eq!(Resolved::new(&c).url_stage(), "paytheorystudy");
     assert_eq!(
-        Resolved::new(&c).base_url(&c, "k3", false).as_str(),
+        Resolved::new(&c)
+            .base_url(&c, "k3", false)
+            .unwrap()
+            .as_str(),
         "https://k3.kernel.paytheorystudy.com/"
     );
     // Only partner `start` with stage `paytheory` is special.
@@ -146,7 +149,9 @@ fn regional_urls() {
     let c = cfg(&[("PARTNER", "paytheory"), ("STAGE", "prod")]);
     let r = Resolved::new(&c);
     assert_eq!(
-        r.base_url(&c, "paze-wallet-key-service", true).as_str(),
+        r.base_url(&c, "paze-wallet-key-service", true)
+            .unwrap()
+            .as_str(),
         "https://us-east-1.kernel.prod.com/paze-wallet-key-service/"
     );
     assert_eq!(
@@ -325,6 +330,8 @@ fn required_and_unsafe_config_values() {
         ("TARGET_REGION", "us-east-1.evil.com"),
         ("TARGET_REGION", "us east"),
         ("KERNEL_ENV_OVERRIDE", "evil.com"),
+        ("STAGE", "xn--a"), // IDNA-reserved: would fail host parsing
+        ("PARTNER", "ab--cd"),
     ] {
         let mut vars = vec![("PARTNER", "paytheory"), ("STAGE", "prod")];
         vars.retain(|(k, _)| *k != name);
