@@ -349,6 +349,10 @@ pub fn check_endpoint(endpoint: &str) -> Result<(), RequestError> {
     if endpoint.chars().any(|c| c.is_control()) {
         return refuse("it contains a control character");
     }
+    if endpoint.starts_with(' ') || endpoint.ends_with(' ') {
+        // URL parsers strip them, which would let ` https:evil` pass the scheme check.
+        return refuse("it starts or ends with a space");
+    }
     if endpoint.contains('\\') {
         return refuse("it contains a backslash");
     }

@@ -32,6 +32,8 @@ pub const HOSTILE_ENDPOINTS: &[&str] = &[
     "v1/\u{7f}",
     "v1/tokenize#frag",
     "?x=1#frag",
+    " https://evil.example/x",
+    " javascript:evil.example:443",
 ];
 
 #[tokio::test]

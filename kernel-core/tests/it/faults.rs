@@ -425,15 +425,25 @@ async fn concurrent_calls_ride_out_sts_failing_during_refresh() {
     let results = futures::future::join_all(calls).await;
     let failed = results.iter().filter(|r| !matches!(r, Ok(Ok(())))).count();
     assert_eq!(failed, 0, "no call fails while the credentials are valid");
-    assert!(std::time::SystemTime::now() < expiry, "the calls ran before expiry");
+    assert!(
+        std::time::SystemTime::now() < expiry,
+        "the calls ran before expiry"
+    );
     // The background refresh hit the failing STS (bounded wait: it runs concurrently).
     let deadline = Instant::now() + Duration::from_secs(5);
     while sandbox.counters().assume_role_calls < 2 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(sandbox.counters().assume_role_calls >= 2, "a refresh was attempted");
+    assert!(
+        sandbox.counters().assume_role_calls >= 2,
+        "a refresh was attempted"
+    );
     // Single-flight plus backoff: a handful of refresh attempts, not one per call.
-    assert!(client.sts_calls() <= 4, "STS hammered: {}", client.sts_calls());
+    assert!(
+        client.sts_calls() <= 4,
+        "STS hammered: {}",
+        client.sts_calls()
+    );
     assert_eq!(sandbox.counters().rejected_requests, 0);
 }
 
