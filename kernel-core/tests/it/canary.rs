@@ -248,6 +248,12 @@ async fn canaries_never_leak_on_fault_paths() {
             .k3("v1/tokenize", CallOptions::new().json(&card).retry(fast))
             .await,
     );
+    sandbox.inject("k3", [Fault::DropBeforeRead]);
+    record(
+        client
+            .k3("v1/tokenize", CallOptions::new().json(&card).retry(fast))
+            .await,
+    );
     sandbox.inject(
         "k3",
         [
