@@ -47,14 +47,18 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let code = match &e {
-            Error::Config(_) | Error::InvalidRequest(_) => USAGE,
-            Error::Status(_) => STATUS,
-            _ => FAILURE,
+        // After retries the error wraps every attempt: classify by the last one.
+        let (code, hint) = match e.last() {
+            Error::Config(_) | Error::InvalidRequest(_) => (USAGE, ""),
+            Error::Status(_) => (
+                STATUS,
+                " (add --show-error-body to print the response body)",
+            ),
+            _ => (FAILURE, ""),
         };
         Self {
             code,
-            message: e.to_string(),
+            message: format!("{e}{hint}"),
         }
     }
 }
@@ -71,33 +75,12 @@ pub(crate) fn safe_line(text: &str) -> String {
 /// Replaces runs of 12 or more ASCII digits (the length of the shortest card numbers) with
 /// `[redacted]`, except the kernel account ids, which are 12 digits and not secret.
 pub(crate) fn redact_pans(text: &str) -> String {
+    // Kernel account ids are 12 digits and not secret: they stay readable.
     let accounts = [
         KernelEnv::Kernel.account_id(),
         KernelEnv::QaKernel.account_id(),
     ];
-    let mut out = String::with_capacity(text.len());
-    let mut run_start: Option<usize> = None;
-    let flush = |out: &mut String, run: &str| {
-        if run.len() >= 12 && !accounts.contains(&run) {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(run);
-        }
-    };
-    for (i, c) in text.char_indices() {
-        if c.is_ascii_digit() {
-            run_start.get_or_insert(i);
-            continue;
-        }
-        if let Some(s) = run_start.take() {
-            flush(&mut out, &text[s..i]);
-        }
-        out.push(c);
-    }
-    if let Some(s) = run_start {
-        flush(&mut out, &text[s..]);
-    }
-    out
+    kernel_core::redact::card_numbers_keeping(text, &accounts)
 }
 
 #[cfg(test)]

@@ -466,3 +466,59 @@ fn help_and_usage() {
     let out = kernel(&[], &[]);
     assert_eq!(out.code, Some(2), "{out:?}");
 }
+
+/// A sandbox in this test process with scripted faults; the binary reaches it through the
+/// same environment a person would export (the sandbox binary prints these lines).
+fn faulty_sandbox(
+    faults: Vec<kernel_sandbox::Fault>,
+) -> (tokio::runtime::Runtime, kernel_sandbox::Sandbox) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sandbox = rt
+        .block_on(kernel_sandbox::Sandbox::start(
+            kernel_sandbox::SandboxConfig::default(),
+        ))
+        .expect("sandbox");
+    sandbox.inject("bin-lookup-service", faults);
+    (rt, sandbox)
+}
+
+#[test]
+fn status_after_exhausted_retries_still_exits_1_with_every_attempt() {
+    use kernel_sandbox::Fault;
+    let (_rt, sandbox) = faulty_sandbox(vec![
+        Fault::Status(503),
+        Fault::Status(503),
+        Fault::Status(503),
+    ]);
+    let sts = sandbox.sts_endpoint();
+    let gateway = sandbox.gateway_endpoint();
+    let cfg = sandbox.config().clone();
+    let envs = [
+        ("PARTNER", "paytheory"),
+        ("STAGE", "prod"),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+        ("KERNEL_ENDPOINT_URL", gateway.as_str()),
+        ("AWS_ACCESS_KEY_ID", cfg.base_access_key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", cfg.base_secret_access_key.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let out = kernel(&["bin-lookup", "?card_bin=411111"], &envs);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_one_error_line(&out);
+    assert!(
+        out.stderr
+            .contains("gave up after 3 attempts (1: HTTP 503; 2: HTTP 503; 3: HTTP 503)"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("--show-error-body"), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(
+        sandbox.counters().route_requests.get("bin-lookup-service"),
+        Some(&3)
+    );
+    assert!(!out.all().contains(&cfg.base_secret_access_key));
+}

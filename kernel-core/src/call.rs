@@ -297,55 +297,23 @@ pub(crate) fn prepare(
     })
 }
 
-/// The path for logs: no query, and digit runs long enough to be a card number (12+)
-/// replaced, in case a caller put one in a path segment.
+/// The path for logs: no query, and anything that looks like a card number replaced (see
+/// [`crate::redact::card_numbers`]), in case a caller put one in a path segment.
 pub fn loggable_path(url: &url::Url) -> String {
     loggable_path_str(url.path())
 }
 
 /// [`loggable_path`] for a bare path.
 pub fn loggable_path_str(path: &str) -> String {
-    redact_long_digit_runs(path)
+    crate::redact::card_numbers(path)
 }
 
 /// The query parameter names (never values), for logs; long digit runs are redacted too.
 pub fn loggable_query_keys(url: &url::Url) -> String {
     let mut keys: Vec<String> = url
         .query_pairs()
-        .map(|(k, _)| redact_long_digit_runs(&k))
+        .map(|(k, _)| crate::redact::card_numbers(&k))
         .collect();
     keys.dedup();
     keys.join(",")
-}
-
-fn redact_long_digit_runs(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run = 0usize;
-    let mut start = 0usize;
-    for (i, c) in text.char_indices() {
-        if c.is_ascii_digit() {
-            if run == 0 {
-                start = i;
-            }
-            run += 1;
-            continue;
-        }
-        if run > 0 {
-            push_run(&mut out, &text[start..i], run);
-            run = 0;
-        }
-        out.push(c);
-    }
-    if run > 0 {
-        push_run(&mut out, &text[start..], run);
-    }
-    out
-}
-
-fn push_run(out: &mut String, digits: &str, run: usize) {
-    if run >= 12 {
-        out.push_str("[redacted]");
-    } else {
-        out.push_str(digits);
-    }
 }

@@ -684,7 +684,7 @@ pub fn plan(
         let shown = match name.as_str() {
             "authorization" => redact_signature(value.to_str().unwrap_or_default()),
             "x-amz-security-token" => "<session token, redacted>".to_owned(),
-            _ => value.to_str().unwrap_or("<non-ascii>").to_owned(),
+            _ => crate::redact::card_numbers(value.to_str().unwrap_or("<non-ascii>")),
         };
         headers.push((name.as_str().to_owned(), shown));
     }

@@ -461,7 +461,7 @@ impl fmt::Display for StatusError {
                 };
                 write!(
                     f,
-                    " ({what}; body of {} bytes available via StatusError::body)",
+                    " ({what}; the {}-byte response body is kept out of messages)",
                     self.body.len()
                 )
             }

@@ -13,6 +13,7 @@
 //! | [`call`] | per-call options, the response, request assembly |
 //! | [`client`] | [`KernelClient`]: ties the chain together; dry-run [`plan`] |
 //! | [`error`] | one error type; no bodies or secrets in messages |
+//! | [`redact`] | masking card-number-like text in printed paths and values |
 //! | `observability` | one tracing span per call |
 //! | [`layer`] | tower layer putting the client into request extensions |
 //!
@@ -36,6 +37,7 @@ pub mod credentials;
 pub mod error;
 pub mod layer;
 mod observability;
+pub mod redact;
 pub mod resolve;
 pub mod retry;
 pub mod signing;

@@ -55,6 +55,20 @@ pub enum Fault {
     RejectTokenInvalid,
 }
 
+impl Fault {
+    /// Whether the fault acts before authentication (and so is taken by the next request to
+    /// arrive) rather than after it (taken by the next request that authenticates).
+    pub fn acts_before_authentication(&self) -> bool {
+        matches!(
+            self,
+            Fault::Latency(_)
+                | Fault::DropBeforeRead
+                | Fault::RejectTokenExpired
+                | Fault::RejectTokenInvalid
+        )
+    }
+}
+
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -203,8 +217,21 @@ impl Scripts {
     }
 
     /// Consumes the next fault scripted for `route`.
+    #[cfg(test)]
     pub(crate) fn take(&mut self, route: &str) -> Option<Fault> {
+        self.take_if(route, |_| true)
+    }
+
+    /// Consumes the next fault scripted for `route` if `wanted` says so.
+    pub(crate) fn take_if(
+        &mut self,
+        route: &str,
+        wanted: impl Fn(&Fault) -> bool,
+    ) -> Option<Fault> {
         let script = self.by_route.get_mut(route)?;
+        if !script.front().is_some_and(&wanted) {
+            return None;
+        }
         let fault = script.pop_front();
         if script.is_empty() {
             self.by_route.remove(route);

@@ -152,7 +152,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Option<Resp
     });
     let target = loggable_target(parts.uri.path(), parts.uri.query());
     let method = parts.method.clone();
-    let fault = shared.take_fault(&segment);
+    let fault = shared.take_fault_at(&segment, true);
     let log = |status: u16, rejection: Option<&'static str>, applied: Option<&Fault>| {
         tracing::info!(
             target: "kernel_sandbox::gateway",
@@ -190,15 +190,15 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Option<Resp
                 message: "Request Too Long".to_owned(),
                 rejection: Rejection::PayloadTooLarge,
             }),
-            false,
+            None,
         ),
-        Ok(body) => serve(&shared, parts, body, fault.as_ref()).await,
+        Ok(body) => serve(&shared, &segment, parts, body, fault.clone()).await,
     };
     let applied = match &fault {
-        Some(Fault::Latency(_)) => fault.as_ref(),
-        Some(fault) if applied => Some(fault),
-        _ => None,
+        Some(Fault::Latency(_)) => fault.clone(),
+        _ => applied,
     };
+    let applied = applied.as_ref();
     let drop_after_read = applied == Some(&Fault::DropAfterRead);
     let now = shared.gateway_now();
 
@@ -271,25 +271,27 @@ fn loggable_segment(segment: &str) -> String {
     loggable_target(&segment.chars().take(64).collect::<String>(), None)
 }
 
-/// Reject faults, authentication, status faults, then the route. Returns the answer and
-/// whether `fault` was applied (counted in `faults_applied` here, except `Latency`, counted by
-/// the caller).
+/// Reject faults, authentication, status faults, then the route. `fault` is what the request
+/// took on arrival; after authentication it may take a post-authentication fault. Returns the
+/// answer and the fault applied (counted in `faults_applied` here, except `Latency`, counted
+/// by the caller).
 async fn serve(
     shared: &Shared,
+    segment: &str,
     parts: http::request::Parts,
     body: Bytes,
-    fault: Option<&Fault>,
-) -> (Answer, bool) {
+    fault: Option<Fault>,
+) -> (Answer, Option<Fault>) {
     let applied = || shared.update_counters(|c| c.faults_applied += 1);
     // 3. Reject faults replace authentication.
     match fault {
         Some(Fault::RejectTokenExpired) => {
             applied();
-            return (Answer::Refused(Refusal::expired_token()), true);
+            return (Answer::Refused(Refusal::expired_token()), fault);
         }
         Some(Fault::RejectTokenInvalid) => {
             applied();
-            return (Answer::Refused(Refusal::invalid_token()), true);
+            return (Answer::Refused(Refusal::invalid_token()), fault);
         }
         _ => {}
     }
@@ -299,18 +301,23 @@ async fn serve(
     let raw_query = parts.uri.query().map(str::to_owned);
     if let Err(refusal) = authenticate(shared, &parts, &raw_path, raw_query.as_deref(), &body).await
     {
-        return (Answer::Refused(refusal), false);
+        return (Answer::Refused(refusal), None);
     }
+    // Authenticated: now the request may take a fault that acts after authentication.
+    let fault = match fault {
+        Some(f) => Some(f),
+        None => shared.take_fault_at(segment, false),
+    };
 
     // 5. Status faults: the service is not reached.
-    match fault {
+    match &fault {
         Some(Fault::Status(code)) => {
             applied();
             let answer = Answer::Injected {
                 code: *code,
                 retry_after: None,
             };
-            return (answer, true);
+            return (answer, fault.clone());
         }
         Some(Fault::StatusRetryAfter(code, secs)) => {
             applied();
@@ -318,20 +325,23 @@ async fn serve(
                 code: *code,
                 retry_after: Some(*secs),
             };
-            return (answer, true);
+            return (answer, fault.clone());
         }
         _ => {}
     }
-    let drop_after_read = fault == Some(&Fault::DropAfterRead);
-    if drop_after_read {
+    let drop_after_read = fault == Some(Fault::DropAfterRead);
+    let fault_applied = if drop_after_read {
         applied();
-    }
+        fault
+    } else {
+        None
+    };
 
     // 6. The route and its service.
     let Some(route) = route(&parts.method, &raw_path) else {
         return (
             Answer::Refused(Refusal::missing_token(Rejection::UnknownRoute)),
-            drop_after_read,
+            fault_applied,
         );
     };
     let service_request = ServiceRequest {
@@ -347,7 +357,7 @@ async fn serve(
         status,
         body,
     };
-    (answer, drop_after_read)
+    (answer, fault_applied)
 }
 
 /// Checks the token, the dates and scope, then the signature (scratchstack).

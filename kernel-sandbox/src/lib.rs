@@ -331,13 +331,17 @@ impl Sandbox {
     /// Script the next requests to a route. `route` is a service prefix (`"k3"`,
     /// `"bin-lookup-service"`, `"echo"`, …) matched on the first path segment as sent on the wire
     /// (surrounding slashes in `route` are ignored; any segment can be scripted, even one no
-    /// service serves). Each request to the route consumes one fault (FIFO); when the script is
-    /// empty the route behaves normally. Calling again appends.
+    /// service serves). Faults are taken in order (FIFO), one per request; when the script is
+    /// empty the route behaves normally. Calling again appends. Faults that act before
+    /// authentication (`Latency`, `DropBeforeRead`, `Reject*`) are taken by the next request
+    /// to arrive; faults that act after it (`Status*`, `DropAfterRead`) only by the next
+    /// request that *authenticates*, so a request refused for its signature (say, during a
+    /// clock-skew rehearsal) does not use them up.
     ///
     /// # Order of the gateway's steps
     ///
-    /// 1. The request is counted (`gateway_requests`, `route_requests`) and consumes the next
-    ///    fault of its route's script, if any.
+    /// 1. The request is counted (`gateway_requests`, `route_requests`); if the route's next
+    ///    fault acts before authentication, the request takes it.
     /// 2. [`Fault::Latency`]: sleep, then carry on with the next steps as if there were no fault.
     /// 3. [`Fault::DropBeforeRead`]: close the connection; the body is not read, nothing is
     ///    answered, the request is neither authenticated nor served.
@@ -348,8 +352,8 @@ impl Sandbox {
     /// 6. Authentication (unsigned: 403 `Missing Authentication Token`; unknown key or token,
     ///    expired credentials (real clock), `x-amz-date` outside 5 minutes of the gateway's
     ///    (skewed) clock, credential scope, signature). A request refused here is answered the
-    ///    refusal: a `Status*` or `DropAfterRead` fault it consumed is discarded (not applied,
-    ///    not in `faults_applied`).
+    ///    refusal and leaves the script alone. A request that passes, and took no fault in
+    ///    step 1, now takes the route's next fault if it acts after authentication.
     /// 7. [`Fault::Status`] / [`Fault::StatusRetryAfter`]: answer the status; the service is not
     ///    reached (`injected_responses`).
     /// 8. The route and its service (unknown route: 403 `Missing Authentication Token`).

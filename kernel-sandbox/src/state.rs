@@ -152,9 +152,10 @@ impl Shared {
         *lock(&self.sts_fail_next) = None;
     }
 
-    /// Consumes the next fault scripted for `route` (a raw first path segment).
-    pub(crate) fn take_fault(&self, route: &str) -> Option<Fault> {
-        lock(&self.faults).take(route)
+    /// Consumes the next fault scripted for `route` (a raw first path segment) if it acts at
+    /// this stage (before or after authentication).
+    pub(crate) fn take_fault_at(&self, route: &str, before_auth: bool) -> Option<Fault> {
+        lock(&self.faults).take_if(route, |f| f.acts_before_authentication() == before_auth)
     }
 
     pub(crate) fn scripted_faults(&self) -> BTreeMap<String, Vec<Fault>> {

@@ -131,25 +131,57 @@ pub(crate) fn loggable_target(path: &str, query: Option<&str>) -> String {
     }
 }
 
-/// Replaces every run of 12 or more ASCII digits (long enough to be a card number) with
-/// `#`s of the same length, so a card number put into a path never reaches a log line.
+/// Replaces every group of 12 or more digits (long enough to be a card number), also when
+/// written with single spaces or dashes between digit blocks, with `#`s of the same length,
+/// so a card number put into a path never reaches a log line.
 fn mask_pan_like(text: &str) -> String {
-    let bytes = text.as_bytes();
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let run = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
-        if run >= 12 {
-            out.extend(std::iter::repeat_n('#', run));
-            i += run;
-        } else if run > 0 {
-            out.push_str(&text[i..i + run]);
-            i += run;
-        } else {
-            let c = text[i..].chars().next().unwrap_or('?');
-            out.push(c);
-            i += c.len_utf8();
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
         }
+        // Extend the group over digits and single separators followed by a digit.
+        let (mut end, mut digits) = (i, 0);
+        while end < chars.len() {
+            if chars[end].is_ascii_digit() {
+                digits += 1;
+                end += 1;
+            } else if matches!(chars[end], ' ' | '-')
+                && chars.get(end + 1).is_some_and(char::is_ascii_digit)
+            {
+                end += 1;
+            } else if chars[end] == '%'
+                && matches!(chars.get(end + 1..end + 3), Some(['2', '0' | 'D' | 'd']))
+                && chars.get(end + 3).is_some_and(char::is_ascii_digit)
+            {
+                end += 3; // a percent-encoded space or dash
+            } else {
+                break;
+            }
+        }
+        if digits >= 12 {
+            let mut k = i;
+            while k < end {
+                if chars[k] == '%' {
+                    out.extend(&chars[k..k + 3]); // keep the escape itself readable
+                    k += 3;
+                } else {
+                    out.push(if chars[k].is_ascii_digit() {
+                        '#'
+                    } else {
+                        chars[k]
+                    });
+                    k += 1;
+                }
+            }
+        } else {
+            out.extend(&chars[i..end]);
+        }
+        i = end;
     }
     out
 }
@@ -222,6 +254,11 @@ mod tests {
         assert!(!t.contains("411111"));
         let t = loggable_target("/echo/cards/4000056655665556/é", Some("4111111111111111"));
         assert_eq!(t, "/echo/cards/################/é?################=…");
+        let t = loggable_target("/k3/v1/4111-1111-1111-1111", None);
+        assert_eq!(t, "/k3/v1/####-####-####-####");
+        assert_eq!(loggable_target("/x/2026-12-03", None), "/x/2026-12-03");
+        let t = loggable_target("/k3/4111%201111%201111%201111", None);
+        assert_eq!(t, "/k3/####%20####%20####%20####");
     }
 
     #[test]

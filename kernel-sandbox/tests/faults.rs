@@ -371,10 +371,11 @@ async fn drop_after_read_processes_the_request_then_closes_without_answer() {
 }
 
 #[tokio::test]
-async fn post_auth_faults_are_consumed_but_not_applied_by_unauthenticated_requests() {
+async fn post_auth_faults_wait_for_an_authenticated_request() {
     let sandbox = start().await;
     let creds = assume_mode1(&sandbox).await;
-    sandbox.inject("echo", [Fault::DropAfterRead, Fault::Status(503)]);
+    sandbox.inject("echo", [Fault::Status(503), Fault::DropAfterRead]);
+    // Unsigned requests are refused and leave the post-authentication faults in place.
     for _ in 0..2 {
         let raw = raw_exchange(&sandbox, &request(&sandbox, Method::GET, "/echo/x", None)).await;
         assert!(raw.bytes.starts_with(b"HTTP/1.1 403 "), "{raw:?}");
@@ -383,15 +384,33 @@ async fn post_auth_faults_are_consumed_but_not_applied_by_unauthenticated_reques
             "{raw:?}"
         );
     }
-    assert!(sandbox.scripted_faults().is_empty(), "both consumed");
+    assert_eq!(
+        sandbox.scripted_faults().get("echo").map(Vec::len),
+        Some(2),
+        "nothing consumed by refused requests"
+    );
     let c = sandbox.counters();
     assert_eq!(c.faults_applied, 0);
-    assert_eq!(c.dropped_after_read, 0);
     assert_eq!(c.rejected_requests, 2);
+    // The first authenticated request takes the 503, the next the drop, then normal.
+    assert_eq!(
+        call(&sandbox, &creds, Method::GET, "/echo/", None).await.0,
+        503
+    );
+    let raw = raw_exchange(
+        &sandbox,
+        &signed(&sandbox, &creds, Method::GET, "/echo/x", None),
+    )
+    .await;
+    assert!(raw.bytes.is_empty(), "dropped without an answer: {raw:?}");
     assert_eq!(
         call(&sandbox, &creds, Method::GET, "/echo/", None).await.0,
         200
     );
+    let c = sandbox.counters();
+    assert_eq!(c.faults_applied, 2);
+    assert_eq!(c.dropped_after_read, 1);
+    assert!(sandbox.scripted_faults().is_empty());
 }
 
 #[tokio::test]
