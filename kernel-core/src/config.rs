@@ -504,6 +504,10 @@ fn parse_endpoint_override(name: &str, raw: &str) -> Result<Url, ConfigError> {
     if raw.chars().any(|c| c.is_control() || c == '\\') {
         return Err(bad("control characters and backslashes are not allowed"));
     }
+    if raw.trim() != raw {
+        // URL parsers strip surrounding spaces; refuse rather than guess.
+        return Err(bad("leading or trailing whitespace is not allowed"));
+    }
     let mut url = Url::parse(raw).map_err(|e| bad(&format!("not an absolute URL ({e})")))?;
     match url.scheme() {
         "https" => {}
@@ -515,14 +519,27 @@ fn parse_endpoint_override(name: &str, raw: &str) -> Result<Url, ConfigError> {
         }
         _ => return Err(bad("the scheme must be https (or http on loopback)")),
     }
-    if url.host().is_none() {
-        return Err(bad("it has no host"));
+    match url.host() {
+        None => return Err(bad("it has no host")),
+        Some(url::Host::Domain(d))
+            if d.is_empty()
+                || !d.split('.').all(|l| {
+                    !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                }) =>
+        {
+            return Err(bad("the host is not a valid DNS name"));
+        }
+        Some(_) => {}
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("user-info (user@host) is not allowed"));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad("a query or fragment is not allowed"));
+    }
+    // What reqwest/hyper will be handed must parse there too.
+    if http::Uri::try_from(url.as_str()).is_err() {
+        return Err(bad("it is not a valid HTTP URI"));
     }
     // Normalise to exactly one trailing slash: the call URL is base + endpoint.
     if !url.path().ends_with('/') {
