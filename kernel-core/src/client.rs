@@ -182,15 +182,15 @@ impl KernelClient {
             prepared.request.url(),
         );
         let deadline = prepared.deadline.unwrap_or(inner.config.deadline);
-        let host = crate::transport::host_of(prepared.request.url());
         let attempts = self
-            .attempts(prefix, prepared, started)
+            .attempts(prefix, &prepared, started)
             .instrument(span.clone());
         let result = match tokio::time::timeout(deadline, attempts).await {
             Ok(r) => r,
             Err(_) => Err(Error::from(TransportError::Timeout {
                 service: prefix.to_owned(),
-                host,
+                // Computed only here, off the success path.
+                host: crate::transport::host_of(prepared.request.url()),
                 kind: TimeoutKind::Deadline,
                 after: deadline,
             })),
@@ -207,7 +207,7 @@ impl KernelClient {
     async fn attempts(
         &self,
         prefix: &str,
-        prepared: Prepared,
+        prepared: &Prepared,
         started: Instant,
     ) -> Result<Response, Error> {
         let inner = &*self.inner;
@@ -219,7 +219,6 @@ impl KernelClient {
         let policy = prepared.retry.unwrap_or(inner.retry);
         let method = prepared.request.method().clone();
         let repeat_safe = prepared.idempotent || is_idempotent(&method);
-        let path = crate::call::loggable_path_str(prepared.request.url().path());
         let mut history: Vec<String> = Vec::new();
         let mut quota_taken = 0u32;
         let mut retries = 0u32;
@@ -258,7 +257,8 @@ impl KernelClient {
                         let err = StatusError {
                             service: prefix.to_owned(),
                             method: method.clone(),
-                            path: path.clone(),
+                            // The log-safe path is only needed for an error.
+                            path: crate::call::loggable_path_str(prepared.request.url().path()),
                             status: raw.status,
                             headers: raw.headers,
                             body: raw.body,
