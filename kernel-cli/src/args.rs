@@ -23,7 +23,7 @@ pub(crate) struct Cli {
 }
 
 /// Flags accepted before or after any subcommand.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct GlobalArgs {
     /// Print the method, URL, kernel environment, account, mode, role and the headers that
     /// would be signed (signature and token redacted). No network, no AWS configuration.
@@ -50,18 +50,11 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Generic call: any service prefix and endpoint (defaults: POST, region in the URL).
     Call(CallCommand),
-    /// K3 card tokenization (POST, no region in the URL), e.g. `kernel k3 v1/tokenize -d @card.json`.
-    K3(ServiceCommand),
-    /// Paze wallet key service (POST), e.g. `kernel paze decode-token -d @token.json`.
-    Paze(ServiceCommand),
-    /// Apple Pay wallet key service (POST), e.g. `kernel apple-wallet decrypt -d @pkpaymenttoken.json`.
-    AppleWallet(ServiceCommand),
-    /// Google Pay wallet key service (POST), e.g. `kernel google-wallet decrypt -d @token.json`.
-    GoogleWallet(ServiceCommand),
-    /// BIN lookup (GET), e.g. `kernel bin-lookup '?card_bin=411111'`.
-    BinLookup(ServiceCommand),
-    /// Bank data (GET), e.g. `kernel bank-data '?routing_number=021000021'`.
-    BankData(ServiceCommand),
+    /// Typed subcommands, one per service and operation (generated from openapi/ into
+    /// src/typed.rs), e.g. `kernel bin-lookup lookup --card-bin 411111`; each service also
+    /// takes a raw endpoint, e.g. `kernel bin-lookup '?card_bin=411111'`.
+    #[command(flatten)]
+    Service(crate::typed::ServiceCommand),
     /// Start an embedded sandbox and call all six services in mode 1 and mode 2.
     Demo,
 }
@@ -99,14 +92,19 @@ impl RegionArgs {
     }
 }
 
-/// A convenience subcommand: the service's defaults apply.
-#[derive(Debug, Args)]
-pub(crate) struct ServiceCommand {
+/// A raw call on a service (`kernel bin-lookup '?card_bin=411111' ...`): what follows the
+/// service name when it is not one of its operations. Global flags given after the
+/// endpoint are accepted here too.
+#[derive(Debug, Parser)]
+#[command(no_binary_name = true)]
+pub(crate) struct RawServiceArgs {
     /// Endpoint relative to the service, e.g. `v1/tokenize` or `?card_bin=411111`.
     #[arg(value_name = "ENDPOINT")]
     pub(crate) endpoint: String,
     #[command(flatten)]
     pub(crate) call: CallArgs,
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
 }
 
 /// Flags shared by every call.
@@ -169,8 +167,28 @@ mod tests {
 
     #[test]
     fn global_flags_anywhere() {
+        // A raw endpoint: the flags after it are parsed by RawServiceArgs.
         let cli = Cli::try_parse_from(["kernel", "bin-lookup", "?card_bin=411111", "--dry-run"])
             .expect("parses");
+        let Command::Service(crate::typed::ServiceCommand::BinLookup(
+            crate::typed::BinLookupCommand::Raw(rest),
+        )) = cli.command
+        else {
+            panic!("expected the raw form");
+        };
+        let raw = RawServiceArgs::try_parse_from(&rest).expect("parses");
+        assert_eq!(raw.endpoint, "?card_bin=411111");
+        assert!(raw.global.dry_run);
+        // A typed operation: flags anywhere.
+        let cli = Cli::try_parse_from([
+            "kernel",
+            "bin-lookup",
+            "lookup",
+            "--card-bin",
+            "411111",
+            "--dry-run",
+        ])
+        .expect("parses");
         assert!(cli.global.dry_run);
         let cli = Cli::try_parse_from(["kernel", "--sandbox", "call", "x", "y", "--no-region"])
             .expect("parses");

@@ -141,7 +141,7 @@ fn withheld(shown: bool) -> &'static str {
 
 /// `--dry-run` output, on stdout. Header values come from `plan`, which redacts the
 /// signature and the session token; the ExternalId is never shown.
-fn print_plan(config: &Config, p: &Plan) {
+pub(crate) fn print_plan(config: &Config, p: &Plan) {
     let mut out = String::new();
     let mut line = |k: &str, v: &str| {
         out.push_str(&format!("{k:<12} {v}\n"));

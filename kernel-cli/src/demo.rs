@@ -3,8 +3,12 @@
 
 use std::time::Instant;
 
-use kernel_core::{CallOptions, Config, KernelClient, Resolved, Service, plan_service};
-use serde_json::json;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use kernel_core::typed::ServiceContext;
+use kernel_core::{Config, KernelClient, Resolved, Service};
 
 use crate::args::GlobalArgs;
 use crate::failure::{Failure, safe_line};
@@ -14,61 +18,130 @@ use crate::sandbox;
 const DEFAULT_PARTNER: &str = "paytheory";
 const DEFAULT_STAGE: &str = "prod";
 
-/// One demo call: service, endpoint, and the options (sandbox test inputs).
-fn calls() -> Vec<(Service, &'static str, CallOptions)> {
+/// A typed call on a context: the status and a note for the table.
+type Outcome = Result<(u16, String), kernel_core::Error>;
+type TypedCall = fn(ServiceContext) -> Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// The demo calls: each service's operation through its generated, typed client, with
+/// sandbox test inputs. Field names and types are checked by the compiler; constrained
+/// values (card number digits, month 01–12, ...) are checked before anything is sent.
+fn calls() -> Vec<(Service, TypedCall)> {
     vec![
-        (
-            Service::K3,
-            "v1/tokenize",
-            CallOptions::new().json(&json!({
-                "card_number": "4111111111111111",
-                "exp_month": "12",
-                "exp_year": "2030",
-                "cvv": "123"
-            })),
-        ),
-        (
-            Service::PAZE,
-            "decode-token",
-            CallOptions::new().json(&json!({ "token": "sandbox-paze-token-7f3a9c" })),
-        ),
-        (
-            Service::APPLE_WALLET,
-            "decrypt",
-            CallOptions::new().json(&json!({
-                "paymentData": {
-                    "version": "EC_v1",
-                    "data": "c2FuZGJveC1lbmNyeXB0ZWQtcGF5bWVudC1kYXRh",
-                    "signature": "c2FuZGJveC1wa2NzNy1zaWduYXR1cmU=",
-                    "header": {
-                        "ephemeralPublicKey": "c2FuZGJveC1lcGhlbWVyYWwta2V5",
-                        "publicKeyHash": "c2FuZGJveC1wdWJsaWMta2V5LWhhc2g=",
-                        "transactionId": "d3e1f2a4b5c6"
-                    }
-                },
-                "paymentMethod": { "network": "Visa", "type": "debit" },
-                "transactionIdentifier": "D3E1F2A4B5C6"
-            })),
-        ),
-        (
-            Service::GOOGLE_WALLET,
-            "decrypt",
-            CallOptions::new().json(&json!({
-                "protocolVersion": "ECv2",
-                "signature": "c2FuZGJveC1tZXNzYWdlLXNpZ25hdHVyZQ==",
-                "intermediateSigningKey": {
-                    "signedKey": "{\"keyValue\":\"c2FuZGJveC1rZXk=\",\"keyExpiration\":\"4102444800000\"}",
-                    "signatures": ["c2FuZGJveC1rZXktc2lnbmF0dXJl"]
-                },
-                "signedMessage": "{\"encryptedMessage\":\"c2FuZGJveA==\",\"ephemeralPublicKey\":\"c2FuZGJveA==\",\"tag\":\"c2FuZGJveA==\"}"
-            })),
-        ),
-        (Service::BIN_LOOKUP, "?card_bin=411111", CallOptions::new()),
-        (
-            Service::BANK_DATA,
-            "?routing_number=021000021",
-            CallOptions::new(),
-        ),
+        (kernel_k3::k3::SERVICE, |ctx| {
+            Box::pin(async move {
+                let reply = kernel_k3::K3::from_context(ctx)
+                    .tokenize()
+                    .body_map(|b| {
+                        b.card_number("4111111111111111")
+                            .exp_month("12")
+                            .exp_year("2030")
+                            .cvv("123")
+                    })
+                    .send()
+                    .await?;
+                let note = if reply.token.is_empty() {
+                    "FAILED: no token in the response"
+                } else {
+                    "token issued"
+                };
+                Ok((reply.status().as_u16(), note.to_owned()))
+            })
+        }),
+        (kernel_wallets::paze::SERVICE, |ctx| {
+            Box::pin(async move {
+                let reply = kernel_wallets::Paze::from_context(ctx)
+                    .decode_token()
+                    .body_map(|b| b.token("sandbox-paze-token-7f3a9c"))
+                    .send()
+                    .await?;
+                Ok((
+                    reply.status().as_u16(),
+                    format!("card ..{}", reply.decoded.card_last_four.as_str()),
+                ))
+            })
+        }),
+        (kernel_wallets::apple::SERVICE, |ctx| {
+            Box::pin(async move {
+                use kernel_wallets::apple::types::{ApplePayHeader, ApplePayPaymentData};
+                let reply = kernel_wallets::AppleWallet::from_context(ctx)
+                    .decrypt_payment_token()
+                    .body_map(|b| {
+                        b.payment_data(
+                            ApplePayPaymentData::builder()
+                                .version("EC_v1")
+                                .data("c2FuZGJveC1lbmNyeXB0ZWQtcGF5bWVudC1kYXRh")
+                                .signature("c2FuZGJveC1wa2NzNy1zaWduYXR1cmU=")
+                                .header(
+                                    ApplePayHeader::builder()
+                                        .ephemeral_public_key("c2FuZGJveC1lcGhlbWVyYWwta2V5")
+                                        .public_key_hash("c2FuZGJveC1wdWJsaWMta2V5LWhhc2g=")
+                                        .transaction_id("d3e1f2a4b5c6"),
+                                ),
+                        )
+                        .transaction_identifier(Some("D3E1F2A4B5C6".to_owned()))
+                    })
+                    .send()
+                    .await?;
+                Ok((
+                    reply.status().as_u16(),
+                    format!("card ..{}", reply.last_four.as_str()),
+                ))
+            })
+        }),
+        (kernel_wallets::google::SERVICE, |ctx| {
+            Box::pin(async move {
+                use kernel_wallets::google::types::{
+                    IntermediateSigningKey, IntermediateSigningKeySignaturesItem,
+                };
+                let signature = "c2FuZGJveC1rZXktc2lnbmF0dXJl"
+                    .parse::<IntermediateSigningKeySignaturesItem>()
+                    .map_err(|e| kernel_core::RequestError::Parameter { why: e.to_string() })?;
+                let reply = kernel_wallets::GoogleWallet::from_context(ctx)
+                    .decrypt_payment_method_token()
+                    .body_map(|b| {
+                        b.protocol_version("ECv2")
+                            .signature("c2FuZGJveC1tZXNzYWdlLXNpZ25hdHVyZQ==")
+                            .intermediate_signing_key(
+                                IntermediateSigningKey::builder()
+                                    .signed_key(r#"{"keyValue":"c2FuZGJveC1rZXk=","keyExpiration":"4102444800000"}"#)
+                                    .signatures(vec![signature]),
+                            )
+                            .signed_message(r#"{"encryptedMessage":"c2FuZGJveA==","ephemeralPublicKey":"c2FuZGJveA==","tag":"c2FuZGJveA=="}"#)
+                    })
+                    .send()
+                    .await?;
+                Ok((
+                    reply.status().as_u16(),
+                    format!("card ..{}", reply.payment_method_details.last_four.as_str()),
+                ))
+            })
+        }),
+        (kernel_binlookup::bin_lookup::SERVICE, |ctx| {
+            Box::pin(async move {
+                let reply = kernel_binlookup::BinLookup::from_context(ctx)
+                    .lookup()
+                    .card_bin("411111")
+                    .send()
+                    .await?;
+                Ok((
+                    reply.status().as_u16(),
+                    format!("{} {}", reply.card_brand, reply.card_type),
+                ))
+            })
+        }),
+        (kernel_bankdata::bank_data::SERVICE, |ctx| {
+            Box::pin(async move {
+                let reply = kernel_bankdata::BankData::from_context(ctx)
+                    .lookup_routing_number()
+                    .routing_number("021000021")
+                    .send()
+                    .await?;
+                Ok((
+                    reply.status().as_u16(),
+                    format!("ABA ok, {}", reply.state.as_str()),
+                ))
+            })
+        }),
     ]
 }
 
@@ -132,12 +205,13 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(), Failure> {
     out.flush()?;
 
     let mut rows = Vec::new();
-    for (mode, client, real) in [
-        ("mode 1", &mode1, &real_mode1),
-        ("mode 2", &mode2, &real_mode2),
-    ] {
-        for (service, endpoint, opts) in calls() {
-            rows.push(one_call(mode, client, real, &service, endpoint, opts).await);
+    // Planners: clients on the real configuration that never load credentials, so that the
+    // table shows where each call would go in the real kernel.
+    let planner1 = crate::typed_support::planner(real_mode1).await?;
+    let planner2 = crate::typed_support::planner(real_mode2).await?;
+    for (mode, client, planner) in [("mode 1", &mode1, &planner1), ("mode 2", &mode2, &planner2)] {
+        for (service, call) in calls() {
+            rows.push(one_call(mode, client, planner, service, call).await);
         }
     }
     table(&mut out, &rows);
@@ -180,61 +254,41 @@ pub(crate) async fn run(global: &GlobalArgs) -> Result<(), Failure> {
     }
 }
 
+/// The URL a typed call goes to on `client`, from a dry run of the same call (no network).
+async fn planned(client: &KernelClient, service: Service, call: TypedCall) -> (String, String) {
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let _ = call(ServiceContext::new(client, service).dry_run(sink.clone())).await;
+    let plans = sink.lock().unwrap_or_else(|p| p.into_inner());
+    match plans.first() {
+        Some(p) => (p.method.to_string(), p.url.to_string()),
+        None => ("?".to_owned(), "?".to_owned()),
+    }
+}
+
 async fn one_call(
     mode: &'static str,
     client: &KernelClient,
-    real: &Config,
-    service: &Service,
-    endpoint: &str,
-    opts: CallOptions,
+    planner: &KernelClient,
+    service: Service,
+    call: TypedCall,
 ) -> Row {
-    // Both URLs come from the same planner the client uses; no network.
-    let (method, url) = match plan_service(client.config(), service, endpoint, opts.clone()) {
-        Ok(p) => (p.method.to_string(), p.url.to_string()),
-        Err(_) => ("?".to_owned(), "?".to_owned()),
-    };
-    let real_url = plan_service(real, service, endpoint, opts.clone())
-        .map_or_else(|_| "?".to_owned(), |p| p.url.to_string());
+    let (method, url) = planned(client, service, call).await;
+    let (_, real_url) = planned(planner, service, call).await;
     let started = Instant::now();
-    let result = client.call_service(service, endpoint, opts).await;
+    let result = call(ServiceContext::new(client, service)).await;
     let elapsed = started.elapsed();
-    let (status, duration, ok, result) = match result {
-        Ok(resp) => {
-            let (ok, note) = if !resp.status().is_success() {
-                (false, "FAILED: not a 2xx answer".to_owned())
-            } else if *service == Service::K3 {
-                let token = resp
-                    .json::<serde_json::Value>()
-                    .ok()
-                    .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::len))
-                    .is_some_and(|len| len > 0);
-                if token {
-                    (true, "token issued".to_owned())
-                } else {
-                    (false, "FAILED: no token in the response".to_owned())
-                }
-            } else {
-                (true, "ok".to_owned())
-            };
-            (
-                resp.status().as_u16().to_string(),
-                resp.duration(),
-                ok,
-                note,
-            )
-        }
-        Err(e) => {
-            let (status, duration) = match e.as_status() {
-                Some(s) => (s.status().as_u16().to_string(), s.duration()),
-                None => ("-".to_owned(), elapsed),
-            };
-            (
-                status,
-                duration,
-                false,
-                format!("FAILED: {}", safe_line(&e.to_string())),
-            )
-        }
+    let (status, ok, result) = match result {
+        Ok((status, note)) => (
+            status.to_string(),
+            (200..300).contains(&status) && !note.starts_with("FAILED"),
+            note,
+        ),
+        Err(e) => (
+            e.status()
+                .map_or_else(|| "-".to_owned(), |s| s.as_u16().to_string()),
+            false,
+            format!("FAILED: {}", safe_line(&e.to_string())),
+        ),
     };
     Row {
         mode,
@@ -243,7 +297,7 @@ async fn one_call(
         url,
         real_url,
         status,
-        ms: format!("{:.1}", duration.as_secs_f64() * 1000.0),
+        ms: format!("{:.1}", elapsed.as_secs_f64() * 1000.0),
         result,
         ok,
     }

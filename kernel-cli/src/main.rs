@@ -3,7 +3,9 @@
 //! ```text
 //! kernel [--dry-run | --sandbox] [--partner P] [--stage S] [-v] <COMMAND>
 //!   call <PREFIX> <ENDPOINT> [--region-in-url | --no-region] [CALL FLAGS]
-//!   k3 | paze | apple-wallet | google-wallet | bin-lookup | bank-data <ENDPOINT> [CALL FLAGS]
+//!   k3 | paze | apple-wallet | google-wallet | bin-lookup | bank-data
+//!       <OPERATION> [--PARAM VALUE]... [--body JSON|@FILE] [--example]   (typed, src/typed.rs)
+//!       <ENDPOINT> [CALL FLAGS]                                          (raw)
 //!   demo
 //! CALL FLAGS: -X METHOD, -d JSON | -d @file | -d @-, -H 'Name: value'..., --subsystem S,
 //!             --timeout SECS, --connect-timeout SECS, --show-error-body
@@ -26,6 +28,8 @@ mod output;
 mod request;
 mod sandbox;
 mod settings;
+mod typed;
+mod typed_support;
 
 use std::process::ExitCode;
 
@@ -34,7 +38,6 @@ use clap::Parser;
 use crate::args::{Cli, Command};
 use crate::call::Target;
 use crate::failure::{Failure, redact_pans};
-use kernel_core::Service;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -66,22 +69,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
         }
-        Command::K3(c) => service(global, Service::K3, c).await,
-        Command::Paze(c) => service(global, Service::PAZE, c).await,
-        Command::AppleWallet(c) => service(global, Service::APPLE_WALLET, c).await,
-        Command::GoogleWallet(c) => service(global, Service::GOOGLE_WALLET, c).await,
-        Command::BinLookup(c) => service(global, Service::BIN_LOOKUP, c).await,
-        Command::BankData(c) => service(global, Service::BANK_DATA, c).await,
+        Command::Service(c) => typed::run(global, c).await,
         Command::Demo => demo::run(global).await,
     }
-}
-
-async fn service(
-    global: &args::GlobalArgs,
-    service: Service,
-    c: args::ServiceCommand,
-) -> Result<(), Failure> {
-    call::run(global, Target::Service(service), &c.endpoint, &c.call, None).await
 }
 
 /// Prints a clap error (or help/version) and returns its exit code. Usage errors quote the

@@ -62,7 +62,7 @@ pub(crate) fn options(
 }
 
 /// `-d JSON`, `-d @file`, `-d @-` (stdin).
-fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
+pub(crate) fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
     match data.strip_prefix('@') {
         None => Ok(data.as_bytes().to_vec()),
         Some("-") => {

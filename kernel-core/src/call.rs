@@ -297,6 +297,64 @@ pub(crate) fn prepare(
     })
 }
 
+/// Takes over a request a generated client assembled: it must go to the service's base
+/// (scheme, host, port and base path, https or loopback http) and carry no signing
+/// headers; the options contribute timeouts, deadline, retry policy, idempotency and extra
+/// headers. No network.
+pub(crate) fn adopt(
+    config: &Config,
+    resolved: &Resolved,
+    service: &Service,
+    mut request: reqwest::Request,
+    mut opts: CallOptions,
+) -> Result<Prepared, Error> {
+    if let Some(e) = opts.error.take() {
+        return Err(e.into());
+    }
+    let base = resolved.base_url(config, service.prefix, service.region_in_url)?;
+    let url = request.url();
+    // Path parameters are percent-encoded by the generator, but `.` and `..` are not
+    // encoded and the URL parser resolves them: this is where such a value would escape.
+    if url.scheme() != base.scheme()
+        || url.host() != base.host()
+        || url.port_or_known_default() != base.port_or_known_default()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || !url.path().starts_with(base.path().trim_end_matches('/'))
+        || url.fragment().is_some()
+    {
+        return Err(RequestError::Endpoint {
+            why: "a parameter would change the scheme, host, port or base path",
+        }
+        .into());
+    }
+    crate::resolve::check_transport_security(url)?;
+    for name in request.headers().keys() {
+        if RESERVED_HEADERS.contains(&name.as_str()) {
+            return Err(RequestError::Header {
+                name: name.as_str().to_owned(),
+                why: "set by the signer; it cannot be supplied",
+            }
+            .into());
+        }
+    }
+    for (name, value) in opts.headers.iter() {
+        request.headers_mut().append(name.clone(), value.clone());
+    }
+    if request.body().is_some_and(|b| b.as_bytes().is_none()) {
+        return Err(RequestError::StreamingBody.into());
+    }
+    Ok(Prepared {
+        request,
+        subsystem: opts.subsystem.unwrap_or(Cow::Borrowed(service.subsystem)),
+        connect_timeout: opts.connect_timeout,
+        read_timeout: opts.read_timeout,
+        deadline: opts.deadline,
+        retry: opts.retry,
+        idempotent: opts.idempotent,
+    })
+}
+
 /// The path for logs: no query, and anything that looks like a card number replaced (see
 /// [`crate::redact::card_numbers`]), in case a caller put one in a path segment.
 pub fn loggable_path(url: &url::Url) -> String {

@@ -175,6 +175,32 @@ impl KernelClient {
         let inner = &*self.inner;
         // Validation happens before any credential lookup or network traffic.
         let prepared = prepare(&inner.config, &inner.resolved, prefix, endpoint, options)?;
+        self.run(prefix, prepared, started).await
+    }
+
+    /// Runs a request that is already assembled (a generated client's): the same checks
+    /// on where it goes, then the same attempts, signing, retries, tracing and errors as
+    /// every other call. Used by [`crate::typed`].
+    pub(crate) async fn execute_request(
+        &self,
+        service: &Service,
+        request: reqwest::Request,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
+        let started = Instant::now();
+        let inner = &*self.inner;
+        let prepared =
+            crate::call::adopt(&inner.config, &inner.resolved, service, request, options)?;
+        self.run(service.prefix, prepared, started).await
+    }
+
+    async fn run(
+        &self,
+        prefix: &str,
+        prepared: Prepared,
+        started: Instant,
+    ) -> Result<Response, Error> {
+        let inner = &*self.inner;
         let span = call_span(
             prefix,
             &prepared.subsystem,
@@ -200,6 +226,12 @@ impl KernelClient {
             Err(e) => record_failure(&span, e, started.elapsed()),
         }
         result
+    }
+
+    /// The pooled reqwest client with the client's default timeouts (generated clients are
+    /// built on it, so nothing replaces the connect/read timeouts configured here).
+    pub(crate) fn reqwest_client(&self) -> reqwest::Client {
+        self.inner.transport.default_client()
     }
 
     /// The attempt loop: sign afresh, send, classify, maybe correct (clock, credentials)
@@ -665,7 +697,12 @@ pub fn plan(
 ) -> Result<Plan, Error> {
     let resolved = Resolved::new(config);
     let prepared = prepare(config, &resolved, prefix, endpoint, options)?;
-    let mut request = prepared.request;
+    plan_prepared(config, prepared.request)
+}
+
+/// Signs an assembled request with placeholder credentials and describes it.
+pub(crate) fn plan_prepared(config: &Config, mut request: reqwest::Request) -> Result<Plan, Error> {
+    let resolved = Resolved::new(config);
     let placeholder = Credentials::new(
         "ASIADRYRUNPLACEHOLDR",
         "dry-run-placeholder-secret",

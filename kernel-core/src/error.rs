@@ -110,6 +110,13 @@ impl Error {
         }
     }
 
+    /// The kernel's error body decoded as `T` (a generated crate's `types::Error`), when
+    /// the kernel (finally) answered with an error status and a body of that shape. The
+    /// body may echo input: do not log it.
+    pub fn error_body<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        self.as_status().and_then(|s| s.json::<T>().ok())
+    }
+
     /// How many attempts were made (1 unless retried).
     pub fn attempts(&self) -> usize {
         match self {
@@ -211,6 +218,29 @@ pub enum RequestError {
         /// serde's category of the failure (no values).
         why: String,
     },
+    /// A typed client's parameter or body was not accepted (the message names the
+    /// parameter and the expected type, never the value).
+    #[error("invalid request: {why}")]
+    Parameter {
+        /// progenitor's or typify's description.
+        why: String,
+    },
+    /// A streaming body: it cannot be hashed for SigV4 or replayed for a retry.
+    #[error(
+        "streaming request bodies are not supported (SigV4 needs the payload hash); pass bytes"
+    )]
+    StreamingBody,
+    /// The kernel answered with a success status the spec does not document.
+    #[error(
+        "the service answered HTTP {status}, which its spec does not document for this operation"
+    )]
+    Undocumented {
+        /// The status.
+        status: u16,
+    },
+    /// Dry-run mode: the call was planned, not sent.
+    #[error("dry run: the request was planned and not sent")]
+    DryRun,
     /// The final URL does not use HTTPS and is not a loopback address.
     #[error(
         "refusing to send to {scheme}://{host}: only https, or http on a loopback address, is allowed"

@@ -16,6 +16,7 @@
 //! | [`redact`] | masking card-number-like text in printed paths and values |
 //! | `observability` | one tracing span per call |
 //! | [`layer`] | tower layer putting the client into request extensions |
+//! | [`typed`] | what the generated service clients run on ([`typed::ServiceContext`]) |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kernel_core::Error> {
@@ -42,6 +43,7 @@ pub mod resolve;
 pub mod retry;
 pub mod signing;
 mod transport;
+pub mod typed;
 
 pub use call::{CallOptions, Response};
 pub use client::{KernelClient, KernelClientBuilder, Plan, plan, plan_service};

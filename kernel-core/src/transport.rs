@@ -71,6 +71,10 @@ impl Transport {
         })
     }
 
+    pub(crate) fn default_client(&self) -> reqwest::Client {
+        self.default_client.clone()
+    }
+
     pub(crate) fn default_timeouts(&self) -> Timeouts {
         self.default_timeouts
     }

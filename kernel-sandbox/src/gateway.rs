@@ -337,19 +337,70 @@ async fn serve(
         None
     };
 
-    // 6. The route and its service.
-    let Some(route) = route(&parts.method, &raw_path) else {
-        return (
-            Answer::Refused(Refusal::missing_token(Rejection::UnknownRoute)),
-            fault_applied,
-        );
-    };
+    // 6. The route and its service: a spec operation (validated, then a registered handler,
+    //    the built-in service or the spec's example), else a built-in route (echo), else
+    //    API Gateway's answer for unknown routes.
+    let builtin = route(&parts.method, &raw_path);
     let service_request = ServiceRequest {
         method: &parts.method,
         raw_path: &raw_path,
         raw_query: raw_query.as_deref(),
         headers: &parts.headers,
         body: &body,
+    };
+    if let Some((spec, op, path_params)) = crate::spec_routes::find(&parts.method, &raw_path) {
+        let validated = crate::spec_routes::validate_request(
+            spec,
+            op,
+            path_params,
+            raw_query.as_deref(),
+            &parts.headers,
+            &body,
+        );
+        let (status, body, builtin_used) = match validated {
+            Err(message) => {
+                shared.count_invalid_request();
+                (
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({ "message": message }),
+                    false,
+                )
+            }
+            Ok(req) => match shared.handler(&spec.meta.prefix, &op.id) {
+                Some(h) => {
+                    let (code, body) = h(&req);
+                    (
+                        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                        body,
+                        false,
+                    )
+                }
+                None => match builtin {
+                    Some(r) => {
+                        let (status, body) = (r.handler)(&service_request);
+                        (status, body, true)
+                    }
+                    None => {
+                        let (status, body) = crate::spec_routes::example_response(op);
+                        (status, body, false)
+                    }
+                },
+            },
+        };
+        let answer = Answer::Served {
+            minted_token: builtin_used
+                && builtin.is_some_and(|r| r.mints_token)
+                && status == StatusCode::OK,
+            status,
+            body,
+        };
+        return (answer, fault_applied);
+    }
+    let Some(route) = builtin else {
+        return (
+            Answer::Refused(Refusal::missing_token(Rejection::UnknownRoute)),
+            fault_applied,
+        );
     };
     let (status, body) = (route.handler)(&service_request);
     let answer = Answer::Served {

@@ -94,6 +94,7 @@ mod faults;
 mod gateway;
 mod server;
 mod services;
+mod spec_routes;
 mod state;
 mod sts;
 mod util;
@@ -111,6 +112,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{KERNEL_ACCOUNT, PARTNER_ACCOUNT, QAKERNEL_ACCOUNT, SandboxConfig};
 pub use faults::Fault;
+pub use spec_routes::{SpecHandler, SpecRequest};
 
 use state::{Shared, lock};
 
@@ -176,6 +178,10 @@ pub struct CountersSnapshot {
     /// K3 tokens minted (`POST /k3/v1/tokenize` answered 200 by the service, whether or not the
     /// answer reached the client).
     pub tokens_issued: u64,
+    /// Verified requests a spec operation refused with 400 (parameter or body invalid).
+    pub invalid_requests: u64,
+    /// Verified requests served by spec operation, keyed `prefix operationId`.
+    pub operation_requests: BTreeMap<String, u64>,
 }
 
 /// What an `AssumeRole` request asked for. The ExternalId value itself is never stored.
@@ -321,6 +327,41 @@ impl Sandbox {
     /// honours it again (default 3600 s).
     pub fn set_credential_lifetime(&self, lifetime: Option<Duration>) {
         self.shared.set_credential_lifetime(lifetime);
+    }
+
+    /// Answers `operation_id` of the service `prefix` with `handler` (instead of the built-in
+    /// behaviour or the spec's example) once the request has been verified and validated
+    /// against the spec.
+    ///
+    /// ```no_run
+    /// # async fn demo(sandbox: kernel_sandbox::Sandbox) {
+    /// sandbox.register_handler("bin-lookup-service", "lookup", |req| {
+    ///     (404, serde_json::json!({ "message": "BIN not found" }))
+    /// });
+    /// # }
+    /// ```
+    pub fn register_handler(
+        &self,
+        prefix: &str,
+        operation_id: &str,
+        handler: impl Fn(&SpecRequest) -> (u16, serde_json::Value) + Send + Sync + 'static,
+    ) {
+        self.shared
+            .register_handler(prefix, operation_id, std::sync::Arc::new(handler));
+    }
+
+    /// The specs the sandbox serves: `(file, prefix, operationIds)`.
+    pub fn served_operations() -> Vec<(String, String, Vec<String>)> {
+        spec_routes::specs()
+            .iter()
+            .map(|s| {
+                (
+                    s.file.clone(),
+                    s.meta.prefix.clone(),
+                    s.operations.iter().map(|o| o.id.clone()).collect(),
+                )
+            })
+            .collect()
     }
 
     /// Number of minted credentials that have not expired yet.

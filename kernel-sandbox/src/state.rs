@@ -76,6 +76,8 @@ pub(crate) struct Shared {
     sts_latency: Mutex<Duration>,
     credential_lifetime: Mutex<Option<Duration>>,
     minted: Mutex<HashMap<String, Minted>>,
+    /// Handlers tests registered, by (prefix, operationId).
+    handlers: Mutex<HashMap<(String, String), crate::spec_routes::SpecHandler>>,
 }
 
 /// How long expired credentials are remembered (so they are reported as expired, not invalid).
@@ -94,11 +96,44 @@ impl Shared {
             sts_latency: Mutex::new(Duration::ZERO),
             credential_lifetime: Mutex::new(lifetime),
             minted: Mutex::new(HashMap::new()),
+            handlers: Mutex::new(HashMap::new()),
         }
     }
 
     pub(crate) fn counters(&self) -> CountersSnapshot {
         lock(&self.counters).clone()
+    }
+
+    pub(crate) fn register_handler(
+        &self,
+        prefix: &str,
+        operation_id: &str,
+        handler: crate::spec_routes::SpecHandler,
+    ) {
+        lock(&self.handlers).insert((prefix.to_owned(), operation_id.to_owned()), handler);
+    }
+
+    pub(crate) fn handler(
+        &self,
+        prefix: &str,
+        operation_id: &str,
+    ) -> Option<crate::spec_routes::SpecHandler> {
+        self.count_operation(prefix, operation_id);
+        lock(&self.handlers)
+            .get(&(prefix.to_owned(), operation_id.to_owned()))
+            .cloned()
+    }
+
+    fn count_operation(&self, prefix: &str, operation_id: &str) {
+        self.update_counters(|c| {
+            *c.operation_requests
+                .entry(format!("{prefix} {operation_id}"))
+                .or_default() += 1;
+        });
+    }
+
+    pub(crate) fn count_invalid_request(&self) {
+        self.update_counters(|c| c.invalid_requests += 1);
     }
 
     pub(crate) fn update_counters(&self, f: impl FnOnce(&mut CountersSnapshot)) {

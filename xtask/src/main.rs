@@ -1,5 +1,8 @@
 //! Repository automation. Run through the cargo alias in `.cargo/config.toml`:
 //!
+//! * `cargo xtask regen [--check]` — validate the specs in `openapi/` and refresh
+//!   everything derived from them (see [`regen`]); `--check` changes nothing and fails with
+//!   a diff when something is stale.
 //! * `cargo xtask test`  — install the Python peers (if needed), then
 //!   `cargo nextest run --workspace --all-targets --no-fail-fast` and
 //!   `cargo test --workspace --doc`, with `KERNEL_PEER_PYTHON` pointing at the peers' venv.
@@ -21,7 +24,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <test|ci|peers>
+mod regen;
+mod templates;
+
+const USAGE: &str = "usage: cargo xtask <regen [--check]|test|ci|peers>
+  regen  validate openapi/ and refresh everything derived from it (--check: fail with a diff if stale)
   test   install the Python peers if needed, run every test (nextest + doc tests)
   ci     fmt --check, clippy -D warnings, then `test`
   peers  only set up the peers' venv and print its python";
@@ -32,6 +39,10 @@ const REQUIREMENTS: &str = "tests/peers/requirements.txt";
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("regen") if args.len() == 1 => regen::regen(&workspace_root(), false),
+        Some("regen") if args.len() == 2 && args[1] == "--check" => {
+            regen::regen(&workspace_root(), true)
+        }
         Some("test") if args.len() == 1 => test(),
         Some("ci") if args.len() == 1 => ci(),
         Some("peers") if args.len() == 1 => peers().map(|python| {

@@ -1,0 +1,201 @@
+//! What the generated typed subcommands (`typed.rs`) call: opening a session (real, sandbox
+//! or dry run), taking parameters and bodies, printing the result, and the raw form.
+
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+use kernel_core::credentials::LoadFuture;
+use kernel_core::typed::ServiceContext;
+use kernel_core::{Config, CredentialSource, KernelClient, Plan, Service};
+use kernel_sandbox::Sandbox;
+use progenitor_client::ResponseValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::args::{GlobalArgs, RawServiceArgs};
+use crate::call::{Target, print_plan};
+use crate::failure::Failure;
+use crate::output::write_stdout;
+use crate::{request, sandbox, settings};
+
+/// One typed call's environment.
+pub(crate) struct Session {
+    context: ServiceContext,
+    config: Config,
+    plans: Option<Arc<Mutex<Vec<Plan>>>>,
+    sandbox: Option<Sandbox>,
+}
+
+/// Dry runs never load credentials: every call is planned, not sent.
+struct NoCredentials;
+
+impl CredentialSource for NoCredentials {
+    fn load(&self) -> LoadFuture<'_> {
+        Box::pin(async {
+            Err(kernel_core::error::AssumeRoleError {
+                role_arn: String::new(),
+                mode: kernel_core::AuthMode::Internal,
+                code: None,
+                message: "dry run: no credentials are loaded".into(),
+                retryable: false,
+            })
+        })
+    }
+}
+
+/// A client that plans calls for `config` and never loads credentials (dry runs).
+pub(crate) async fn planner(config: Config) -> Result<KernelClient, Failure> {
+    KernelClient::builder()
+        .config(config)
+        .credential_source(NoCredentials)
+        .build()
+        .await
+        .map_err(Failure::from)
+}
+
+impl Session {
+    /// Configuration from the environment and flags; a client on the real kernel, on an
+    /// embedded sandbox (`--sandbox`), or a planning-only one (`--dry-run`).
+    pub(crate) async fn open(global: &GlobalArgs, service: Service) -> Result<Session, Failure> {
+        let vars = settings::vars(global)?;
+        let config = settings::config(&vars)?;
+        if global.dry_run {
+            let client = planner(config.clone()).await?;
+            let plans = Arc::new(Mutex::new(Vec::new()));
+            return Ok(Session {
+                context: ServiceContext::new(&client, service).dry_run(plans.clone()),
+                config,
+                plans: Some(plans),
+                sandbox: None,
+            });
+        }
+        if global.sandbox {
+            let sb = sandbox::start_for(&config).await?;
+            let config = settings::config(&settings::with_gateway(vars, &sb.gateway_endpoint()))?;
+            let client = sandbox::client(&sb, config.clone()).await?;
+            return Ok(Session {
+                context: ServiceContext::new(&client, service),
+                config,
+                plans: None,
+                sandbox: Some(sb),
+            });
+        }
+        let client = KernelClient::builder()
+            .config(config.clone())
+            .build()
+            .await
+            .map_err(Failure::from)?;
+        Ok(Session {
+            context: ServiceContext::new(&client, service),
+            config,
+            plans: None,
+            sandbox: None,
+        })
+    }
+
+    /// The context the typed client is built on.
+    pub(crate) fn context(&self) -> ServiceContext {
+        self.context.clone()
+    }
+
+    /// Prints the typed answer as JSON (or the plan of a dry run) and maps errors to exit
+    /// codes.
+    pub(crate) async fn finish<T: Serialize>(
+        self,
+        result: Result<ResponseValue<T>, kernel_core::Error>,
+    ) -> Result<(), Failure> {
+        drop(self.context);
+        if let Some(sb) = self.sandbox {
+            sb.shutdown().await;
+        }
+        if let Some(plans) = self.plans {
+            let plans = plans.lock().unwrap_or_else(|p| p.into_inner());
+            return match plans.first() {
+                Some(p) => {
+                    print_plan(&self.config, p);
+                    Ok(())
+                }
+                None => Err(match result {
+                    Err(e) => Failure::from(e),
+                    Ok(_) => Failure::runtime("dry run: nothing was planned"),
+                }),
+            };
+        }
+        match result {
+            Ok(reply) => {
+                let mut text = serde_json::to_vec_pretty(&reply.into_inner())
+                    .map_err(|_| Failure::runtime("could not print the answer as JSON"))?;
+                text.push(b'\n');
+                write_stdout(&text)
+            }
+            Err(e) => Err(Failure::from(e)),
+        }
+    }
+}
+
+/// The value given on the command line, else the spec's example when `--example` is set.
+pub(crate) fn param<T>(given: Option<T>, use_example: bool, example: Option<T>) -> Option<T> {
+    match given {
+        Some(v) => Some(v),
+        None if use_example => example,
+        None => None,
+    }
+}
+
+/// The body from `--body` (inline, `@file`, `@-`), else the spec's example with
+/// `--example`, decoded into the operation's type (which validates every constraint).
+/// Errors name the type and the position, never a value.
+pub(crate) fn body<T: DeserializeOwned>(
+    given: Option<&str>,
+    use_example: bool,
+    example: Option<&str>,
+    type_name: &str,
+) -> Result<Option<T>, Failure> {
+    let bytes = match (given, use_example, example) {
+        (Some(b), _, _) => request::read_data(b)?,
+        (None, true, Some(e)) => e.as_bytes().to_vec(),
+        _ => return Ok(None),
+    };
+    serde_json::from_slice::<T>(&bytes).map(Some).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Syntax | Category::Eof => "is not valid JSON",
+            Category::Data => "does not match the operation's schema (a missing field, a wrong type, or a value outside its constraints)",
+            Category::Io => "could not be read",
+        };
+        Failure::usage(format!(
+            "--body {what}: expected {type_name}, at line {} column {} (values are not shown)",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// `kernel <service> '<ENDPOINT>' [CALL FLAGS]`: the raw call with the service's defaults.
+pub(crate) async fn raw(
+    global: &GlobalArgs,
+    service: Service,
+    args: Vec<String>,
+) -> Result<(), Failure> {
+    let parsed = RawServiceArgs::try_parse_from(&args)
+        .map_err(|e| Failure::usage(crate::failure::redact_pans(e.render().to_string().trim())))?;
+    let mut merged = global.clone();
+    merged.dry_run |= parsed.global.dry_run;
+    merged.sandbox |= parsed.global.sandbox;
+    merged.verbose = merged.verbose.max(parsed.global.verbose);
+    merged.partner = merged.partner.or(parsed.global.partner);
+    merged.stage = merged.stage.or(parsed.global.stage);
+    if merged.dry_run && merged.sandbox {
+        return Err(Failure::usage(
+            "--dry-run and --sandbox cannot be used together",
+        ));
+    }
+    crate::call::run(
+        &merged,
+        Target::Service(service),
+        &parsed.endpoint,
+        &parsed.call,
+        None,
+    )
+    .await
+}
