@@ -39,6 +39,19 @@ struct WrapSend {
 }
 
 impl VisitMut for WrapSend {
+    fn visit_item_mod_mut(&mut self, module: &mut syn::ItemMod) {
+        // The redacting newtypes replace typify's types: make them reachable where the
+        // other types are (`types::CardNumber`).
+        if module.ident == "types"
+            && let Some((_, items)) = module.content.as_mut()
+        {
+            items.push(syn::parse_quote! {
+                pub use super::sensitive::*;
+            });
+        }
+        syn::visit_mut::visit_item_mod_mut(self, module);
+    }
+
     fn visit_item_impl_mut(&mut self, block: &mut syn::ItemImpl) {
         let mut added = Vec::new();
         for item in block.items.iter_mut() {
