@@ -239,14 +239,40 @@ fn run_progenitor(spec: &Spec, meta: &ServiceMeta, doc: &Value) -> Result<TokenS
     }
 }
 
-/// Names the operation at fault by generating each operation on its own.
+/// Names what is at fault: a component schema (when the document fails even without any
+/// operation: the schema whose removal makes it generate), else the operation (the first
+/// one that fails when generated on its own).
 fn locate(spec: &Spec, meta: &ServiceMeta, why: String) -> SpecError {
     let mut error = SpecError {
         spec: spec.name.clone(),
         operation: None,
-        construct: "generation".into(),
-        why: why.clone(),
+        construct: construct_of(&why).into(),
+        why,
     };
+    let mut no_paths = spec.doc.clone();
+    no_paths["paths"] = serde_json::json!({});
+    if run_progenitor(spec, meta, &no_paths).is_err() {
+        let names: Vec<String> = spec
+            .doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for name in names {
+            let mut without = no_paths.clone();
+            if let Some(s) = without.pointer_mut(&format!(
+                "/components/schemas/{}",
+                name.replace('~', "~0").replace('/', "~1")
+            )) {
+                *s = serde_json::json!({});
+            }
+            if run_progenitor(spec, meta, &without).is_ok() {
+                error.construct = format!("schema {name}");
+                break;
+            }
+        }
+        return error;
+    }
     for op in kernel_spec::operations(&spec.doc) {
         let mut single = spec.doc.clone();
         let Some(paths) = single.get_mut("paths").and_then(Value::as_object_mut) else {
@@ -265,9 +291,6 @@ fn locate(spec: &Spec, meta: &ServiceMeta, why: String) -> SpecError {
             error.why = single_why;
             break;
         }
-    }
-    if error.operation.is_none() {
-        error.construct = construct_of(&why).into();
     }
     error
 }

@@ -74,8 +74,12 @@ async fn typed_paths_never_leak_card_data_or_secrets() {
     let mut printed = String::new();
     let k3 = kernel_k3::K3::new(&kernel);
     let tokenize = |card: &'static str| {
-        k3.tokenize()
-            .body_map(move |b| b.card_number(card).exp_month("12").exp_year("2030").cvv(CVV))
+        k3.tokenize().body_map(move |b| {
+            b.card_number(card)
+                .exp_month("12")
+                .exp_year("2030")
+                .cvv(CVV)
+        })
     };
     printed.push_str(&format!("{:?}\n", tokenize(CARD)));
 
@@ -88,7 +92,12 @@ async fn typed_paths_never_leak_card_data_or_secrets() {
     // Client-side validation (CVV too long).
     let e = k3
         .tokenize()
-        .body_map(|b| b.card_number(CARD).exp_month("12").exp_year("2030").cvv("81531"))
+        .body_map(|b| {
+            b.card_number(CARD)
+                .exp_month("12")
+                .exp_year("2030")
+                .cvv("81531")
+        })
         .send()
         .await
         .expect_err("refused");
@@ -98,12 +107,20 @@ async fn typed_paths_never_leak_card_data_or_secrets() {
     let e = tokenize(CARD).send().await.expect_err("503");
     printed.push_str(&format!("{e} {e:?}\n"));
     sandbox.inject("k3", [Fault::Latency(Duration::from_secs(2))]);
-    let e = kernel_k3::K3::with_options(&kernel, CallOptions::new().read_timeout(Duration::from_millis(200)))
-        .tokenize()
-        .body_map(|b| b.card_number(CARD).exp_month("12").exp_year("2030").cvv(CVV))
-        .send()
-        .await
-        .expect_err("timeout");
+    let e = kernel_k3::K3::with_options(
+        &kernel,
+        CallOptions::new().read_timeout(Duration::from_millis(200)),
+    )
+    .tokenize()
+    .body_map(|b| {
+        b.card_number(CARD)
+            .exp_month("12")
+            .exp_year("2030")
+            .cvv(CVV)
+    })
+    .send()
+    .await
+    .expect_err("timeout");
     printed.push_str(&format!("{e} {e:?}\n"));
 
     // Wallets: tokens through success and a retried GET-less failure.
@@ -116,18 +133,16 @@ async fn typed_paths_never_leak_card_data_or_secrets() {
     printed.push_str(&format!("{ok:?}\n"));
     sandbox.inject("google-wallet-key-service", [Fault::DropAfterRead]);
     let google_client = kernel_wallets::GoogleWallet::new(&kernel);
-    let google = google_client
-        .decrypt_payment_method_token()
-        .body_map(|b| {
-            b.protocol_version("ECv2")
-                .signature("c2ln")
-                .intermediate_signing_key(
-                    kernel_wallets::google::types::IntermediateSigningKey::builder()
-                        .signed_key("{}")
-                        .signatures(vec!["c2ln".parse().expect("valid")]),
-                )
-                .signed_message(SIGNED_MESSAGE)
-        });
+    let google = google_client.decrypt_payment_method_token().body_map(|b| {
+        b.protocol_version("ECv2")
+            .signature("c2ln")
+            .intermediate_signing_key(
+                kernel_wallets::google::types::IntermediateSigningKey::builder()
+                    .signed_key("{}")
+                    .signatures(vec!["c2ln".parse().expect("valid")]),
+            )
+            .signed_message(SIGNED_MESSAGE)
+    });
     printed.push_str(&format!("{google:?}\n"));
     let e = google.send().await.expect_err("dropped");
     printed.push_str(&format!("{e} {e:?}\n"));
@@ -139,16 +154,29 @@ async fn typed_paths_never_leak_card_data_or_secrets() {
     );
     let e = dry
         .tokenize()
-        .body_map(|b| b.card_number(CARD).exp_month("12").exp_year("2030").cvv(CVV))
+        .body_map(|b| {
+            b.card_number(CARD)
+                .exp_month("12")
+                .exp_year("2030")
+                .cvv(CVV)
+        })
         .send()
         .await
         .expect_err("dry run");
     printed.push_str(&format!("{e} {e:?} {:?}\n", plans.lock().expect("lock")));
 
-    let creds = kernel.credentials().get().await.expect("cached credentials");
+    let creds = kernel
+        .credentials()
+        .get()
+        .await
+        .expect("cached credentials");
     let extra = [
         creds.credentials().secret_access_key().to_owned(),
-        creds.credentials().session_token().unwrap_or("none").to_owned(),
+        creds
+            .credentials()
+            .session_token()
+            .unwrap_or("none")
+            .to_owned(),
         sandbox.config().base_secret_access_key.clone(),
         sandbox.config().external_id.clone(),
     ];

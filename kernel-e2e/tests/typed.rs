@@ -17,7 +17,12 @@ const CARD: &str = "4111111111111111";
 async fn tokenize(kernel: &kernel_core::KernelClient) -> Result<String, Error> {
     let reply = kernel_k3::K3::new(kernel)
         .tokenize()
-        .body_map(|b| b.card_number(CARD).exp_month("12").exp_year("2030").cvv("123"))
+        .body_map(|b| {
+            b.card_number(CARD)
+                .exp_month("12")
+                .exp_year("2030")
+                .cvv("123")
+        })
         .send()
         .await?;
     Ok(reply.into_inner().token.to_string())
@@ -56,19 +61,22 @@ async fn every_operation_in_both_modes_is_signed_verified_and_typed() {
             .expect("apple");
         assert_eq!(apple.currency_code.as_str(), "840");
 
-        let google = kernel_wallets::GoogleWallet::new(&kernel)
-            .decrypt_payment_method_token()
-            .body(
-                serde_json::from_value::<kernel_wallets::google::types::GooglePayPaymentMethodToken>(json!({
-                    "protocolVersion": "ECv2", "signature": "c2ln",
-                    "intermediateSigningKey": {"signedKey": "{}", "signatures": ["c2ln"]},
-                    "signedMessage": "{\"encryptedMessage\":\"x\"}"
-                }))
-                .expect("a valid token"),
-            )
-            .send()
-            .await
-            .expect("google");
+        let google =
+            kernel_wallets::GoogleWallet::new(&kernel)
+                .decrypt_payment_method_token()
+                .body(
+                    serde_json::from_value::<
+                        kernel_wallets::google::types::GooglePayPaymentMethodToken,
+                    >(json!({
+                        "protocolVersion": "ECv2", "signature": "c2ln",
+                        "intermediateSigningKey": {"signedKey": "{}", "signatures": ["c2ln"]},
+                        "signedMessage": "{\"encryptedMessage\":\"x\"}"
+                    }))
+                    .expect("a valid token"),
+                )
+                .send()
+                .await
+                .expect("google");
         assert_eq!(google.payment_method_details.expiration_month.get(), 12);
 
         let bin = kernel_binlookup::BinLookup::new(&kernel)
@@ -107,8 +115,18 @@ async fn constrained_values_are_refused_before_anything_is_sent() {
     let sandbox = sandbox().await;
     let kernel = client(&sandbox, false).await;
     let cases: Vec<Result<(), Error>> = vec![
-        kernel_binlookup::BinLookup::new(&kernel).lookup().card_bin("4111").send().await.map(drop),
-        kernel_binlookup::BinLookup::new(&kernel).lookup().card_bin("41111a").send().await.map(drop),
+        kernel_binlookup::BinLookup::new(&kernel)
+            .lookup()
+            .card_bin("4111")
+            .send()
+            .await
+            .map(drop),
+        kernel_binlookup::BinLookup::new(&kernel)
+            .lookup()
+            .card_bin("41111a")
+            .send()
+            .await
+            .map(drop),
         kernel_bankdata::BankData::new(&kernel)
             .lookup_routing_number()
             .routing_number("02100002")
@@ -117,13 +135,23 @@ async fn constrained_values_are_refused_before_anything_is_sent() {
             .map(drop),
         kernel_k3::K3::new(&kernel)
             .tokenize()
-            .body_map(|b| b.card_number(CARD).exp_month("13").exp_year("2030").cvv("123"))
+            .body_map(|b| {
+                b.card_number(CARD)
+                    .exp_month("13")
+                    .exp_year("2030")
+                    .cvv("123")
+            })
             .send()
             .await
             .map(drop),
         kernel_k3::K3::new(&kernel)
             .tokenize()
-            .body_map(|b| b.card_number("4111 1111 1111 1111").exp_month("12").exp_year("2030").cvv("123"))
+            .body_map(|b| {
+                b.card_number("4111 1111 1111 1111")
+                    .exp_month("12")
+                    .exp_year("2030")
+                    .cvv("123")
+            })
             .send()
             .await
             .map(drop),
@@ -145,7 +173,11 @@ async fn constrained_values_are_refused_before_anything_is_sent() {
         assert!(!text.contains("4111"), "case {i} quotes the value: {text}");
     }
     assert_eq!(sandbox.counters().gateway_requests, 0, "nothing was sent");
-    assert_eq!(sandbox.counters().assume_role_calls, 0, "no credentials were even loaded");
+    assert_eq!(
+        sandbox.counters().assume_role_calls,
+        0,
+        "no credentials were even loaded"
+    );
 }
 
 #[tokio::test]
@@ -162,12 +194,20 @@ async fn error_statuses_come_back_as_kernel_errors_with_typed_bodies() {
     assert_eq!(e.status().map(|s| s.as_u16()), Some(404));
     let body: kernel_binlookup::types::Error = e.error_body().expect("typed error body");
     assert_eq!(body.message, "BIN not found");
-    assert!(!e.to_string().contains("BIN not found"), "bodies are never printed: {e}");
+    assert!(
+        !e.to_string().contains("BIN not found"),
+        "bodies are never printed: {e}"
+    );
 
     // Luhn is checked by the service, not by the types: a typed 400.
     let e = kernel_k3::K3::new(&kernel)
         .tokenize()
-        .body_map(|b| b.card_number("4111111111111112").exp_month("12").exp_year("2030").cvv("123"))
+        .body_map(|b| {
+            b.card_number("4111111111111112")
+                .exp_month("12")
+                .exp_year("2030")
+                .cvv("123")
+        })
         .send()
         .await
         .expect_err("400");
@@ -178,7 +218,10 @@ async fn error_statuses_come_back_as_kernel_errors_with_typed_bodies() {
 
     // A handler a test registers replaces the built-in behaviour.
     sandbox.register_handler("bank-data-service", "lookupRoutingNumber", |req| {
-        assert_eq!(req.query, vec![("routing_number".to_owned(), "021000021".to_owned())]);
+        assert_eq!(
+            req.query,
+            vec![("routing_number".to_owned(), "021000021".to_owned())]
+        );
         (429, json!({"message": "slow down"}))
     });
     let e = kernel_bankdata::BankData::with_options(&kernel, CallOptions::new().no_retries())
@@ -197,24 +240,64 @@ async fn the_sandbox_validates_requests_against_the_spec() {
     let kernel = client(&sandbox, false).await;
     // Raw calls can send what the typed clients cannot: the sandbox refuses them by spec.
     let cases = [
-        (kernel_core::Service::BIN_LOOKUP, "?card_bin=12", None, "card_bin (query parameter): does not match ^[0-9]{6,8}$"),
-        (kernel_core::Service::BIN_LOOKUP, "?bin=411111", None, "card_bin (query parameter): required but missing"),
-        (kernel_core::Service::K3, "v1/tokenize", Some(json!({"card_number": CARD, "exp_month": "12", "exp_year": "2030"})), "cvv: required but missing"),
-        (kernel_core::Service::K3, "v1/tokenize", Some(json!({"card_number": CARD, "exp_month": 12, "exp_year": "2030", "cvv": "123"})), "exp_month: expected string, got integer"),
-        (kernel_core::Service::K3, "v1/tokenize", Some(json!({"card_number": CARD, "exp_month": "12", "exp_year": "2030", "cvv": "123", "pin": "1234"})), "pin: is not an allowed property"),
-        (kernel_core::Service::GOOGLE_WALLET, "decrypt", Some(json!({"protocolVersion": "ECv1", "signature": "s", "intermediateSigningKey": {"signedKey": "k", "signatures": ["s"]}, "signedMessage": "m"})), "protocolVersion: must be one of \"ECv2\""),
+        (
+            kernel_core::Service::BIN_LOOKUP,
+            "?card_bin=12",
+            None,
+            "card_bin (query parameter): does not match ^[0-9]{6,8}$",
+        ),
+        (
+            kernel_core::Service::BIN_LOOKUP,
+            "?bin=411111",
+            None,
+            "card_bin (query parameter): required but missing",
+        ),
+        (
+            kernel_core::Service::K3,
+            "v1/tokenize",
+            Some(json!({"card_number": CARD, "exp_month": "12", "exp_year": "2030"})),
+            "cvv: required but missing",
+        ),
+        (
+            kernel_core::Service::K3,
+            "v1/tokenize",
+            Some(json!({"card_number": CARD, "exp_month": 12, "exp_year": "2030", "cvv": "123"})),
+            "exp_month: expected string, got integer",
+        ),
+        (
+            kernel_core::Service::K3,
+            "v1/tokenize",
+            Some(
+                json!({"card_number": CARD, "exp_month": "12", "exp_year": "2030", "cvv": "123", "pin": "1234"}),
+            ),
+            "pin: is not an allowed property",
+        ),
+        (
+            kernel_core::Service::GOOGLE_WALLET,
+            "decrypt",
+            Some(
+                json!({"protocolVersion": "ECv1", "signature": "s", "intermediateSigningKey": {"signedKey": "k", "signatures": ["s"]}, "signedMessage": "m"}),
+            ),
+            "protocolVersion: must be one of \"ECv2\"",
+        ),
     ];
     for (service, endpoint, body, expected) in cases {
         let mut opts = CallOptions::new();
         if let Some(b) = &body {
             opts = opts.json(b);
         }
-        let e = kernel.call_service(&service, endpoint, opts).await.expect_err("400");
+        let e = kernel
+            .call_service(&service, endpoint, opts)
+            .await
+            .expect_err("400");
         let status = e.as_status().expect("a status error");
         assert_eq!(status.status().as_u16(), 400);
         assert_eq!(status.message().as_deref(), Some(expected));
         let msg = status.message().unwrap_or_default();
-        assert!(!msg.contains(CARD) && !msg.contains("1234"), "values are never quoted: {msg}");
+        assert!(
+            !msg.contains(CARD) && !msg.contains("1234"),
+            "values are never quoted: {msg}"
+        );
     }
     assert_eq!(sandbox.counters().invalid_requests, 6);
     assert_eq!(sandbox.counters().tokens_issued, 0);
@@ -225,7 +308,10 @@ async fn typed_calls_take_kernel_core_retries_and_timeouts() {
     let sandbox = sandbox().await;
     let kernel = client(&sandbox, false).await;
     // GET: retried through 503, 502.
-    sandbox.inject("bin-lookup-service", [Fault::Status(503), Fault::Status(502)]);
+    sandbox.inject(
+        "bin-lookup-service",
+        [Fault::Status(503), Fault::Status(502)],
+    );
     let bin = kernel_binlookup::BinLookup::new(&kernel)
         .lookup()
         .card_bin("555555")
@@ -233,17 +319,25 @@ async fn typed_calls_take_kernel_core_retries_and_timeouts() {
         .await
         .expect("succeeds on the third attempt");
     assert_eq!(bin.card_brand, "MASTERCARD");
-    assert_eq!(sandbox.counters().route_requests.get("bin-lookup-service"), Some(&3));
+    assert_eq!(
+        sandbox.counters().route_requests.get("bin-lookup-service"),
+        Some(&3)
+    );
     // POST: not repeated after a 503 (it may have reached the service).
     sandbox.inject("k3", [Fault::Status(503)]);
     let e = tokenize(&kernel).await.expect_err("503");
     assert_eq!(e.status().map(|s| s.as_u16()), Some(503));
     assert_eq!(sandbox.counters().route_requests.get("k3"), Some(&1));
     // The per-client read timeout applies (2 s latency, 300 ms timeout, no retries).
-    sandbox.inject("bank-data-service", [Fault::Latency(Duration::from_secs(2))]);
+    sandbox.inject(
+        "bank-data-service",
+        [Fault::Latency(Duration::from_secs(2))],
+    );
     let slow = kernel_bankdata::BankData::with_options(
         &kernel,
-        CallOptions::new().read_timeout(Duration::from_millis(300)).no_retries(),
+        CallOptions::new()
+            .read_timeout(Duration::from_millis(300))
+            .no_retries(),
     );
     let e = slow
         .lookup_routing_number()
@@ -252,7 +346,10 @@ async fn typed_calls_take_kernel_core_retries_and_timeouts() {
         .await
         .expect_err("timeout");
     assert!(
-        matches!(e.last(), Error::Transport(kernel_core::TransportError::Timeout { .. })),
+        matches!(
+            e.last(),
+            Error::Transport(kernel_core::TransportError::Timeout { .. })
+        ),
         "{e:?}"
     );
 }
@@ -262,18 +359,29 @@ async fn dry_run_context_plans_and_sends_nothing() {
     let sandbox = sandbox().await;
     let kernel = client(&sandbox, true).await;
     let plans = Arc::new(Mutex::new(Vec::new()));
-    let ctx = ServiceContext::new(&kernel, kernel_binlookup::bin_lookup::SERVICE).dry_run(plans.clone());
+    let ctx =
+        ServiceContext::new(&kernel, kernel_binlookup::bin_lookup::SERVICE).dry_run(plans.clone());
     let e = kernel_binlookup::BinLookup::from_context(ctx)
         .lookup()
         .card_bin("411111")
         .send()
         .await
         .expect_err("dry run");
-    assert!(matches!(e, Error::InvalidRequest(RequestError::DryRun)), "{e:?}");
+    assert!(
+        matches!(e, Error::InvalidRequest(RequestError::DryRun)),
+        "{e:?}"
+    );
     let plans = plans.lock().expect("lock");
     assert_eq!(plans.len(), 1);
     assert_eq!(plans[0].method.as_str(), "GET");
-    assert!(plans[0].url.as_str().ends_with("/bin-lookup-service/?card_bin=411111"), "{}", plans[0].url);
+    assert!(
+        plans[0]
+            .url
+            .as_str()
+            .ends_with("/bin-lookup-service/?card_bin=411111"),
+        "{}",
+        plans[0].url
+    );
     assert!(plans[0].role_arn.ends_with(":role/kernel-access-external"));
     assert_eq!(sandbox.counters().gateway_requests, 0);
     assert_eq!(sandbox.counters().assume_role_calls, 0);
@@ -294,7 +402,10 @@ async fn base_urls_follow_design_md() {
         .await
         .expect("client");
     use kernel_k3::ClientInfo as _;
-    assert_eq!(kernel_k3::K3::new(&kernel).baseurl(), "https://k3.qakernel.dev.com");
+    assert_eq!(
+        kernel_k3::K3::new(&kernel).baseurl(),
+        "https://k3.qakernel.dev.com"
+    );
     assert_eq!(
         kernel_binlookup::BinLookup::new(&kernel).baseurl(),
         "https://us-east-1.qakernel.dev.com/bin-lookup-service"
@@ -326,8 +437,14 @@ fn sensitive_values_are_redacted_in_debug_and_checked_on_construction() {
     assert!(serde_json::to_string(&req).expect("json").contains(CARD));
     assert_eq!(req.card_number.expose(), CARD);
     // Constraints: length, digits; messages name the rule.
-    assert_eq!(CardNumber::new("41111111111").err(), Some("CardNumber: shorter than 12 character(s)"));
-    assert_eq!(CardNumber::new("41111111111111111111").err(), Some("CardNumber: longer than 19 character(s)"));
+    assert_eq!(
+        CardNumber::new("41111111111").err(),
+        Some("CardNumber: shorter than 12 character(s)")
+    );
+    assert_eq!(
+        CardNumber::new("41111111111111111111").err(),
+        Some("CardNumber: longer than 19 character(s)")
+    );
     assert!(CardNumber::new("4111-1111-1111-1111").is_err());
     assert!(Cvv::new("12").is_err() && Cvv::new("12345").is_err() && Cvv::new("1234").is_ok());
     let bad: Result<TokenizeRequest, _> = serde_json::from_value(json!({
@@ -346,7 +463,13 @@ fn sensitive_values_are_redacted_in_debug_and_checked_on_construction() {
     assert!(kernel_binlookup::types::CardBin::try_from("12345678").is_ok());
     assert!(kernel_binlookup::types::CardBin::try_from("123456789").is_err());
     assert!(kernel_wallets::paze::types::PazeToken::new("").is_err());
-    assert!(format!("{:?}", kernel_wallets::paze::types::PazeToken::new("secret-token").expect("ok")).contains("<redacted>"));
+    assert!(
+        format!(
+            "{:?}",
+            kernel_wallets::paze::types::PazeToken::new("secret-token").expect("ok")
+        )
+        .contains("<redacted>")
+    );
 }
 
 #[tokio::test]
@@ -358,7 +481,9 @@ async fn a_path_parameter_cannot_leave_the_service_base() {
     let ctx = ServiceContext::new(&kernel, kernel_binlookup::bin_lookup::SERVICE);
     let request = reqwest::Request::new(
         http::Method::GET,
-        format!("{}/../k3/v1/tokenize", ctx.base_url()).parse().expect("url"),
+        format!("{}/../k3/v1/tokenize", ctx.base_url())
+            .parse()
+            .expect("url"),
     );
     let resp = ctx.execute(request, "escape").await;
     assert_eq!(resp.status().as_u16(), kernel_core::typed::CARRIER_STATUS);

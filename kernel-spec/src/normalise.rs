@@ -368,17 +368,7 @@ pub fn derive_operation_id(method: &str, path: &str) -> String {
             Some(var) => (true, var.trim_end_matches('+')),
             None => (false, seg),
         };
-        let clean: String = word
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let clean = clean.trim_matches('_').to_owned();
+        let clean = snake(word).trim_matches('_').to_owned();
         if clean.is_empty() {
             continue;
         }
@@ -811,6 +801,10 @@ mod tests {
         assert_eq!(
             derive_operation_id("get", "/decode-token"),
             "get_decode_token"
+        );
+        assert_eq!(
+            derive_operation_id("get", "/widgets/{widgetId}"),
+            "get_widgets_by_widget_id"
         );
     }
 

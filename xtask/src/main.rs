@@ -7,7 +7,8 @@
 //!   `cargo nextest run --workspace --all-targets --no-fail-fast` and
 //!   `cargo test --workspace --doc`, with `KERNEL_PEER_PYTHON` pointing at the peers' venv.
 //! * `cargo xtask ci`    — `cargo fmt --all -- --check`,
-//!   `cargo clippy --workspace --all-targets -- -D warnings`, then the same as `test`.
+//!   `cargo clippy --workspace --all-targets -- -D warnings`, `regen --check`, then the
+//!   same as `test`.
 //! * `cargo xtask peers` — only set up the venv and print its python.
 //!
 //! The peers (botocore, moto, ...) live in a venv at `<workspace>/target/peer-venv`
@@ -28,9 +29,10 @@ mod regen;
 mod templates;
 
 const USAGE: &str = "usage: cargo xtask <regen [--check]|test|ci|peers>
-  regen  validate openapi/ and refresh everything derived from it (--check: fail with a diff if stale)
+  regen  [--check] [--root DIR]  validate openapi/ and refresh everything derived from it
+         (--check: change nothing, fail with a diff if anything is stale)
   test   install the Python peers if needed, run every test (nextest + doc tests)
-  ci     fmt --check, clippy -D warnings, then `test`
+  ci     fmt --check, clippy -D warnings, regen --check, then `test`
   peers  only set up the peers' venv and print its python";
 
 const STAMP_FILE: &str = "kernel-peers.stamp";
@@ -39,10 +41,13 @@ const REQUIREMENTS: &str = "tests/peers/requirements.txt";
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("regen") if args.len() == 1 => regen::regen(&workspace_root(), false),
-        Some("regen") if args.len() == 2 && args[1] == "--check" => {
-            regen::regen(&workspace_root(), true)
-        }
+        Some("regen") => match regen_args(&args[1..]) {
+            Some((check, root)) => regen::regen(&root, check),
+            None => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some("test") if args.len() == 1 => test(),
         Some("ci") if args.len() == 1 => ci(),
         Some("peers") if args.len() == 1 => peers().map(|python| {
@@ -66,6 +71,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `[--check] [--root DIR]` (the root defaults to this workspace; tests point it at a copy).
+fn regen_args(args: &[String]) -> Option<(bool, PathBuf)> {
+    let mut check = false;
+    let mut root = workspace_root();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--check" => check = true,
+            "--root" => root = PathBuf::from(it.next()?),
+            _ => return None,
+        }
+    }
+    Some((check, root))
 }
 
 fn workspace_root() -> PathBuf {
@@ -173,6 +193,9 @@ fn ci() -> Result<bool> {
             "warnings",
         ]),
     )?;
+    let mut regen = Command::new(std::env::current_exe()?);
+    regen.args(["regen", "--check"]);
+    steps.run("cargo xtask regen --check", regen)?;
     run_tests(&mut steps)?;
     Ok(steps.summary())
 }
