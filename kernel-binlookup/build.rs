@@ -1,4 +1,5 @@
 //! Generates the typed client from the spec(s) in `../openapi` (see kernel-codegen).
+
 fn main() {
     kernel_codegen::build_script();
 }

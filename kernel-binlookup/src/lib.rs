@@ -1,12 +1,19 @@
-//! Typed client for the kernel's BIN lookup service.
+//! Typed client for BIN lookup service.
 //!
-//! Generated at build time from `openapi/binlookup.yaml`; see the workspace README.
+//! Generated at build time from `openapi/binlookup.yaml` by kernel-codegen (never checked in). This file
+//! was scaffolded by `cargo xtask regen`; it is the crate's hand-written face.
+//!
+//! - [`BinLookup`]: BIN lookup service (`kernel_binlookup::bin_lookup`)
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), kernel_core::Error> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let kernel = kernel_core::KernelClient::from_env().await?;
-//! let info = kernel_binlookup::BinLookup::new(&kernel).lookup().card_bin("411111").send().await?;
-//! println!("{} {}", info.card_brand, info.bank_name);
+//! let reply = kernel_binlookup::bin_lookup::BinLookup::new(&kernel)
+//!     .lookup()
+//!     .card_bin("411111")
+//!     .send()
+//!     .await?;
+//! # let _ = reply;
 //! # Ok(()) }
 //! ```
 

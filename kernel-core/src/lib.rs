@@ -61,7 +61,3 @@ pub use transport::Timeouts;
 /// Re-exported so callers can name credential types without depending on AWS crates.
 pub use aws_credential_types::Credentials;
 
-/// The README's Rust examples, compiled as doc tests so that they cannot drift from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

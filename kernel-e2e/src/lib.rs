@@ -52,3 +52,9 @@ pub async fn client(sandbox: &Sandbox, external: bool) -> KernelClient {
         .await
         .expect("client builds")
 }
+
+/// The README's Rust examples (raw and typed calls), compiled as doc tests so that they
+/// cannot drift from the API. They live here because this crate sees every service crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -117,6 +117,10 @@ pub const CONSTRUCTS: &[(&str, &str)] = &[
         "refused",
     ),
     ("named oneOf/anyOf schema that is also nullable", "refused"),
+    (
+        "anything else progenitor or typify cannot generate (their panics included)",
+        "refused; the operation, or the component schema, at fault is named",
+    ),
 ];
 
 /// HTTP methods an OpenAPI path item may hold.

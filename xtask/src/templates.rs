@@ -272,6 +272,15 @@ pub(crate) fn readme_table(specs: &[Spec]) -> Vec<String> {
     out
 }
 
+/// The README's list of normalised and refused constructs.
+pub(crate) fn readme_constructs() -> Vec<String> {
+    let mut out = vec!["| construct | what the pipeline does |".to_owned(), "|---|---|".to_owned()];
+    for (construct, action) in kernel_spec::normalise::CONSTRUCTS {
+        out.push(format!("| {construct} | {action} |"));
+    }
+    out
+}
+
 /// The sandbox's bundle: every normalised spec with its metadata.
 pub(crate) fn sandbox_bundle(specs: &[Spec]) -> Result<String> {
     let bundle: Vec<Value> = specs
