@@ -60,4 +60,3 @@ pub use transport::Timeouts;
 
 /// Re-exported so callers can name credential types without depending on AWS crates.
 pub use aws_credential_types::Credentials;
-

@@ -51,7 +51,12 @@ fn calls(c: &mut Criterion) {
         .build()
         .unwrap();
     let kernel = rt
-        .block_on(KernelClient::builder().config(cfg).credential_source(Static).build())
+        .block_on(
+            KernelClient::builder()
+                .config(cfg)
+                .credential_source(Static)
+                .build(),
+        )
         .unwrap();
     c.bench_function("bin_lookup/raw_call_json", |b| {
         b.to_async(&rt).iter(|| async {
@@ -64,9 +69,8 @@ fn calls(c: &mut Criterion) {
     });
     let typed = kernel_binlookup::BinLookup::new(&kernel);
     c.bench_function("bin_lookup/typed_client", |b| {
-        b.to_async(&rt).iter(|| async {
-            black_box(typed.lookup().card_bin("411111").send().await.unwrap())
-        })
+        b.to_async(&rt)
+            .iter(|| async { black_box(typed.lookup().card_bin("411111").send().await.unwrap()) })
     });
     c.bench_function("bin_lookup/typed_client_built_per_call", |b| {
         b.to_async(&rt).iter(|| async {

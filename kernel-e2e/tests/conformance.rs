@@ -35,7 +35,9 @@ async fn built_in_services_answer_as_the_specs_say() {
                     other => other.to_string(),
                 };
                 match p.location {
-                    ParameterLocation::Path => path = path.replace(&format!("{{{}}}", p.name), &example),
+                    ParameterLocation::Path => {
+                        path = path.replace(&format!("{{{}}}", p.name), &example)
+                    }
                     ParameterLocation::Query => query.push(format!("{}={example}", p.name)),
                     ParameterLocation::Header => {}
                 }
@@ -55,14 +57,24 @@ async fn built_in_services_answer_as_the_specs_say() {
             let success = op.success().expect("a 2xx");
             assert_eq!(reply.status().as_str(), success.status, "{}", op.label());
             let body: Value = reply.json().expect("JSON");
-            validate(&spec.doc, success.schema.as_ref().expect("schema"), &body)
-                .unwrap_or_else(|v| panic!("{} {}: the sandbox's answer breaks the spec: {v}", spec.name, op.label()));
+            validate(&spec.doc, success.schema.as_ref().expect("schema"), &body).unwrap_or_else(
+                |v| {
+                    panic!(
+                        "{} {}: the sandbox's answer breaks the spec: {v}",
+                        spec.name,
+                        op.label()
+                    )
+                },
+            );
             checked += 1;
         }
     }
     assert_eq!(checked, 6, "one operation per service today");
     // Error answers: a 404 and a 400 have the spec's error shape.
-    let e = kernel.bin_lookup("?card_bin=999999", CallOptions::new()).await.expect_err("404");
+    let e = kernel
+        .bin_lookup("?card_bin=999999", CallOptions::new())
+        .await
+        .expect_err("404");
     assert_eq!(e.status().map(|s| s.as_u16()), Some(404));
     assert!(e.as_status().and_then(|s| s.message()).is_some());
 }

@@ -219,7 +219,12 @@ fn plan(root: &Path, specs: &[Spec]) -> Result<Vec<Planned>> {
     let table = templates::readme_table(specs);
     let readme = replace_block(&readme, "<!-- BEGIN services", "<!-- END services", &table)?;
     let constructs = templates::readme_constructs();
-    let readme = replace_block(&readme, "<!-- BEGIN constructs", "<!-- END constructs", &constructs)?;
+    let readme = replace_block(
+        &readme,
+        "<!-- BEGIN constructs",
+        "<!-- END constructs",
+        &constructs,
+    )?;
     out.push(Planned {
         path: readme_path,
         content: readme,

@@ -274,7 +274,10 @@ pub(crate) fn readme_table(specs: &[Spec]) -> Vec<String> {
 
 /// The README's list of normalised and refused constructs.
 pub(crate) fn readme_constructs() -> Vec<String> {
-    let mut out = vec!["| construct | what the pipeline does |".to_owned(), "|---|---|".to_owned()];
+    let mut out = vec![
+        "| construct | what the pipeline does |".to_owned(),
+        "|---|---|".to_owned(),
+    ];
     for (construct, action) in kernel_spec::normalise::CONSTRUCTS {
         out.push(format!("| {construct} | {action} |"));
     }
