@@ -183,6 +183,10 @@ async fn typed_paths_never_leak_card_data_or_secrets() {
     drop(_guard);
     let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf-8");
     assert!(logs.contains("kernel_core"), "tracing was captured");
+    // Typed calls are traced with their service's log subsystem (from x-kernel).
+    for subsystem in ["subsystem=\"K3\"", "subsystem=\"PAZE WALLET KEY SERVICE\""] {
+        assert!(logs.contains(subsystem), "no span with {subsystem}");
+    }
     assert_clean("Display/Debug", &printed, &extra);
     assert_clean("TRACE logs", &logs, &extra);
 }
