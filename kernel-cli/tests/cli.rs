@@ -522,3 +522,106 @@ fn status_after_exhausted_retries_still_exits_1_with_every_attempt() {
     );
     assert!(!out.all().contains(&cfg.base_secret_access_key));
 }
+
+// --- Typed subcommands (generated from openapi/ into src/typed.rs) ---------------------
+
+#[test]
+fn typed_lookup_against_the_sandbox_prints_the_typed_answer() {
+    let out = kernel(
+        &["--sandbox", "bin-lookup", "lookup", "--card-bin", "411111"],
+        PROD,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["card_brand"], "VISA");
+    assert_eq!(v["card_bin"], "411111");
+}
+
+#[test]
+fn typed_tokenize_reads_the_body_from_a_file_and_never_prints_it() {
+    let dir = std::env::temp_dir().join(format!("kernel-cli-typed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("card.json");
+    std::fs::write(&file, TOKENIZE_BODY).expect("write");
+    let body = format!("@{}", file.display());
+    let out = kernel(
+        &["--sandbox", "-vv", "k3", "tokenize", "--body", &body],
+        PROD,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    assert!(
+        v["token"].as_str().is_some_and(|t| t.starts_with("tok_")),
+        "{out:?}"
+    );
+    assert_eq!(v["last_four"], "1111");
+    assert!(!out.all().contains(CARD), "{out:?}");
+    assert!(!out.stderr.contains("\"123\""), "{out:?}");
+    let dry = kernel(&["--dry-run", "k3", "tokenize", "--body", &body], PROD);
+    assert_eq!(dry.code, Some(0), "{dry:?}");
+    assert!(
+        dry.stdout
+            .contains("https://k3.kernel.prod.com/v1/tokenize"),
+        "{dry:?}"
+    );
+    assert!(dry.stdout.contains(" bytes (not shown)"), "{dry:?}");
+    assert!(!dry.all().contains(CARD), "{dry:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn typed_examples_run_every_operation_against_the_sandbox() {
+    for args in [
+        ["k3", "tokenize"],
+        ["paze", "decode-token"],
+        ["apple-wallet", "decrypt-payment-token"],
+        ["google-wallet", "decrypt-payment-method-token"],
+        ["bin-lookup", "lookup"],
+        ["bank-data", "lookup-routing-number"],
+    ] {
+        let out = kernel(&["--sandbox", args[0], args[1], "--example"], PROD);
+        assert_eq!(out.code, Some(0), "{args:?}: {out:?}");
+        serde_json::from_str::<serde_json::Value>(&out.stdout).expect("JSON on stdout");
+    }
+}
+
+#[test]
+fn typed_input_errors_exit_2_name_the_problem_and_send_nothing() {
+    // A value the type refuses: no network (there is no sandbox and no AWS config).
+    let out = kernel(&["bin-lookup", "lookup", "--card-bin", "12"], PROD);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_one_error_line(&out);
+    assert!(out.stderr.contains("card_bin"), "{out:?}");
+    // A body missing fields, or with a wrong type: the value is never quoted.
+    for body in [
+        format!(r#"{{"card_number":"{CARD}"}}"#),
+        format!(r#"{{"card_number":{CARD},"exp_month":"12","exp_year":"2030","cvv":"123"}}"#),
+        format!(r#"{{"card_number":"{CARD}","exp_month":"13","exp_year":"2030","cvv":"123"}}"#),
+        "{not json".to_owned(),
+    ] {
+        let out = kernel(&["--dry-run", "k3", "tokenize", "--body", &body], PROD);
+        assert_eq!(out.code, Some(2), "{body}: {out:?}");
+        assert_one_error_line(&out);
+        assert!(out.stderr.contains("--body"), "{out:?}");
+        assert!(!out.all().contains(CARD), "{out:?}");
+    }
+    // A required parameter missing: clap's usage error.
+    let out = kernel(&["bin-lookup", "lookup"], PROD);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("--card-bin"), "{out:?}");
+}
+
+#[test]
+fn typed_error_status_exits_1() {
+    let out = kernel(
+        &["--sandbox", "bin-lookup", "lookup", "--card-bin", "999999"],
+        PROD,
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_one_error_line(&out);
+    assert!(out.stderr.contains("404"), "{out:?}");
+    assert!(
+        !out.stderr.contains("BIN not found"),
+        "bodies are withheld: {out:?}"
+    );
+}

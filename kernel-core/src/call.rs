@@ -320,8 +320,7 @@ pub(crate) fn adopt(
         || url.port_or_known_default() != base.port_or_known_default()
         || !url.username().is_empty()
         || url.password().is_some()
-        || !(url.path().starts_with(base.path())
-            || url.path() == base.path().trim_end_matches('/'))
+        || !(url.path().starts_with(base.path()) || url.path() == base.path().trim_end_matches('/'))
         || url.fragment().is_some()
     {
         return Err(RequestError::Endpoint {

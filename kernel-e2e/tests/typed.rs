@@ -491,7 +491,9 @@ async fn a_path_parameter_cannot_leave_the_service_base() {
     let k3 = ServiceContext::new(&kernel, kernel_k3::k3::SERVICE);
     let sibling = reqwest::Request::new(
         http::Method::POST,
-        format!("{}evil/v1/tokenize", k3.base_url()).parse().expect("url"),
+        format!("{}evil/v1/tokenize", k3.base_url())
+            .parse()
+            .expect("url"),
     );
     let resp = k3.execute(sibling, "escape").await;
     assert_eq!(resp.status().as_u16(), kernel_core::typed::CARRIER_STATUS);
