@@ -1,4 +1,4 @@
-//! Reading spec files. YAML is parsed into `serde_yaml::Value` and converted by hand, so
+//! Reading spec files. YAML is parsed into `serde_norway::Value` and converted by hand, so
 //! that mapping keys that YAML reads as integers (`200:` inside an
 //! `x-amazon-apigateway-integration`) become strings instead of failing the whole document.
 
@@ -78,7 +78,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Spec>, SpecError> {
 
 /// YAML or JSON text → JSON value (JSON is a subset of YAML, so one parser does both).
 pub fn parse_text(name: &str, text: &str) -> Result<Value, SpecError> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+    let yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|e| {
         let at = e
             .location()
             .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
@@ -99,8 +99,8 @@ pub fn parse_text(name: &str, text: &str) -> Result<Value, SpecError> {
     yaml_to_json(name, yaml)
 }
 
-fn yaml_to_json(name: &str, v: serde_yaml::Value) -> Result<Value, SpecError> {
-    use serde_yaml::Value as Y;
+fn yaml_to_json(name: &str, v: serde_norway::Value) -> Result<Value, SpecError> {
+    use serde_norway::Value as Y;
     Ok(match v {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(b),
