@@ -22,6 +22,7 @@ pub(crate) fn wrap_send(spec: &str, tokens: TokenStream) -> Result<TokenStream, 
         wrapped: 0,
     };
     pass.visit_file_mut(&mut file);
+    hide_progenitor_error(&mut file);
     if let Some(why) = pass.error {
         return Err(SpecError {
             spec: spec.to_owned(),
@@ -31,6 +32,44 @@ pub(crate) fn wrap_send(spec: &str, tokens: TokenStream) -> Result<TokenStream, 
         });
     }
     Ok(file.into_token_stream())
+}
+
+/// progenitor re-exports its `Error` at the module root, where users would take it for the
+/// error `send()` returns. It stays importable by the generated `builder` module (a private
+/// `use` is visible to child modules) but is no longer public.
+fn hide_progenitor_error(file: &mut syn::File) {
+    let mut private = None;
+    for item in file.items.iter_mut() {
+        let syn::Item::Use(u) = item else { continue };
+        if !matches!(u.vis, syn::Visibility::Public(_)) {
+            continue;
+        }
+        let syn::UseTree::Path(p) = &mut u.tree else {
+            continue;
+        };
+        if p.ident != "progenitor_client" {
+            continue;
+        }
+        let syn::UseTree::Group(g) = &mut *p.tree else {
+            continue;
+        };
+        let before = g.items.len();
+        g.items = g
+            .items
+            .iter()
+            .filter(|t| !matches!(t, syn::UseTree::Name(n) if n.ident == "Error"))
+            .cloned()
+            .collect();
+        if g.items.len() != before {
+            private = Some(syn::parse_quote! {
+                #[allow(unused_imports)]
+                use progenitor_client::Error;
+            });
+        }
+    }
+    if let Some(item) = private {
+        file.items.insert(0, item);
+    }
 }
 
 struct WrapSend {
