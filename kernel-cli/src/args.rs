@@ -43,6 +43,10 @@ pub(crate) struct GlobalArgs {
     /// (-vv: debug). RUST_LOG, when set, decides the log filter.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub(crate) verbose: u8,
+    /// On a non-2xx answer, still write the response body to stdout (it may contain card
+    /// data, so it is withheld by default).
+    #[arg(long, global = true)]
+    pub(crate) show_error_body: bool,
 }
 
 /// Subcommands.
@@ -128,10 +132,6 @@ pub(crate) struct CallArgs {
     /// Connect timeout in seconds (default 30).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub(crate) connect_timeout: Option<Duration>,
-    /// On a non-2xx answer, still write the response body to stdout (it may contain card
-    /// data, so it is withheld by default).
-    #[arg(long)]
-    pub(crate) show_error_body: bool,
 }
 
 /// Seconds, fractional allowed, strictly positive.

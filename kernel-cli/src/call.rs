@@ -106,14 +106,14 @@ pub(crate) async fn run(
                 write_stdout(resp.body())
             } else {
                 // 1xx/3xx: kernel-core does not follow redirects, and only >= 400 is an error.
-                if args.show_error_body {
+                if global.show_error_body {
                     write_stdout(resp.body())?;
                 }
                 Err(Failure::status(format!(
                     "the kernel answered HTTP {} (not a 2xx; body of {} bytes {})",
                     resp.status(),
                     resp.body().len(),
-                    withheld(args.show_error_body),
+                    withheld(global.show_error_body),
                 )))
             }
         }
@@ -122,7 +122,7 @@ pub(crate) async fn run(
                 if global.verbose > 0 {
                     describe_response(status.status(), status.duration(), status.headers());
                 }
-                if args.show_error_body {
+                if global.show_error_body {
                     write_stdout(status.body())?;
                 }
             }

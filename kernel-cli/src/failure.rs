@@ -54,6 +54,7 @@ impl From<Error> for Failure {
                 STATUS,
                 " (add --show-error-body to print the response body)",
             ),
+            Error::Undocumented { .. } => (STATUS, ""),
             _ => (FAILURE, ""),
         };
         Self {

@@ -63,17 +63,22 @@ pub(crate) fn options(
 
 /// `-d JSON`, `-d @file`, `-d @-` (stdin).
 pub(crate) fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
+    read_data_for("-d", data)
+}
+
+/// [`read_data`] for the flag `flag` (named in errors).
+pub(crate) fn read_data_for(flag: &str, data: &str) -> Result<Vec<u8>, Failure> {
     match data.strip_prefix('@') {
         None => Ok(data.as_bytes().to_vec()),
         Some("-") => {
             let mut buf = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut buf)
-                .map_err(|e| Failure::usage(format!("-d @-: could not read stdin: {e}")))?;
+                .map_err(|e| Failure::usage(format!("{flag} @-: could not read stdin: {e}")))?;
             Ok(buf)
         }
         Some(path) => std::fs::read(path)
-            .map_err(|e| Failure::usage(format!("-d @{path}: could not read the file: {e}"))),
+            .map_err(|e| Failure::usage(format!("{flag} @{path}: could not read the file: {e}"))),
     }
 }
 
@@ -105,7 +110,6 @@ mod tests {
             subsystem: None,
             timeout: None,
             connect_timeout: None,
-            show_error_body: false,
         }
     }
 

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use crate::args::GlobalArgs;
 use crate::failure::Failure;
-use crate::typed_support::{Session, body, param};
+use crate::typed_support::{Session, body_json, check, convert, convert_body, param};
 
 /// One subcommand per service.
 #[derive(Debug, Subcommand)]
@@ -107,7 +107,7 @@ pub(crate) struct AppleWalletDecryptPaymentTokenArgs {
         required_unless_present = "example"
     )]
     body: Option<String>,
-    /// Use the spec's example for every value not given (the sandbox answers it).
+    /// Use the spec's example for every value not given (with --sandbox or --dry-run only: examples hold test card data).
     #[arg(long)]
     example: bool,
 }
@@ -122,7 +122,7 @@ pub(crate) struct BankDataLookupRoutingNumberArgs {
         required_unless_present = "example"
     )]
     p_routing_number: Option<String>,
-    /// Use the spec's example for every value not given (the sandbox answers it).
+    /// Use the spec's example for every value not given (with --sandbox or --dry-run only: examples hold test card data).
     #[arg(long)]
     example: bool,
 }
@@ -137,7 +137,7 @@ pub(crate) struct BinLookupLookupArgs {
         required_unless_present = "example"
     )]
     p_card_bin: Option<String>,
-    /// Use the spec's example for every value not given (the sandbox answers it).
+    /// Use the spec's example for every value not given (with --sandbox or --dry-run only: examples hold test card data).
     #[arg(long)]
     example: bool,
 }
@@ -152,7 +152,7 @@ pub(crate) struct GoogleWalletDecryptPaymentMethodTokenArgs {
         required_unless_present = "example"
     )]
     body: Option<String>,
-    /// Use the spec's example for every value not given (the sandbox answers it).
+    /// Use the spec's example for every value not given (with --sandbox or --dry-run only: examples hold test card data).
     #[arg(long)]
     example: bool,
 }
@@ -167,7 +167,7 @@ pub(crate) struct K3TokenizeArgs {
         required_unless_present = "example"
     )]
     body: Option<String>,
-    /// Use the spec's example for every value not given (the sandbox answers it).
+    /// Use the spec's example for every value not given (with --sandbox or --dry-run only: examples hold test card data).
     #[arg(long)]
     example: bool,
 }
@@ -182,7 +182,7 @@ pub(crate) struct PazeDecodeTokenArgs {
         required_unless_present = "example"
     )]
     body: Option<String>,
-    /// Use the spec's example for every value not given (the sandbox answers it).
+    /// Use the spec's example for every value not given (with --sandbox or --dry-run only: examples hold test card data).
     #[arg(long)]
     example: bool,
 }
@@ -195,18 +195,28 @@ pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<
                 crate::typed_support::raw(global, kernel_wallets::apple::SERVICE, args).await
             }
             AppleWalletCommand::DecryptPaymentToken(a) => {
-                let session = Session::open(global, kernel_wallets::apple::SERVICE).await?;
+                let session =
+                    Session::open(global, kernel_wallets::apple::SERVICE, a.example).await?;
                 let client = kernel_wallets::apple::AppleWallet::from_context(session.context());
                 let mut b = client.decrypt_payment_token();
-                if let Some(v) = body::<kernel_wallets::apple::types::ApplePayPaymentToken>(
+                let given: Vec<(&str, String)> = Vec::new();
+                let body_value = body_json(
                     a.body.as_deref(),
                     a.example,
                     Some(
                         "{\"paymentData\":{\"version\":\"EC_v1\",\"data\":\"c2FuZGJveCBhcHBsZSBwYXkgZGF0YQ==\",\"signature\":\"c2FuZGJveCBzaWduYXR1cmU=\",\"header\":{\"ephemeralPublicKey\":\"c2FuZGJveCBlcGhlbWVyYWwga2V5\",\"publicKeyHash\":\"c2FuZGJveCBrZXkgaGFzaA==\",\"transactionId\":\"0f1e2d3c4b5a69788796a5b4c3d2e1f0\"}},\"paymentMethod\":{\"displayName\":\"Visa 1111\",\"network\":\"Visa\",\"type\":\"debit\"},\"transactionIdentifier\":\"0F1E2D3C4B5A69788796A5B4C3D2E1F0\"}",
                     ),
-                    "ApplePayPaymentToken",
-                )? {
-                    b = b.body(v);
+                )?;
+                check(
+                    kernel_wallets::apple::SERVICE.prefix,
+                    "decryptPaymentToken",
+                    &given,
+                    body_value.as_ref(),
+                )?;
+                if let Some(v) = &body_value {
+                    b = b.body(convert_body::<
+                        kernel_wallets::apple::types::ApplePayPaymentToken,
+                    >(v)?);
                 }
                 session.finish(b.send().await).await
             }
@@ -216,12 +226,25 @@ pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<
                 crate::typed_support::raw(global, kernel_bankdata::bank_data::SERVICE, args).await
             }
             BankDataCommand::LookupRoutingNumber(a) => {
-                let session = Session::open(global, kernel_bankdata::bank_data::SERVICE).await?;
+                let session =
+                    Session::open(global, kernel_bankdata::bank_data::SERVICE, a.example).await?;
                 let client = kernel_bankdata::bank_data::BankData::from_context(session.context());
                 let mut b = client.lookup_routing_number();
+                let mut given: Vec<(&str, String)> = Vec::new();
                 if let Some(v) = param(a.p_routing_number, a.example, Some("021000021".to_owned()))
                 {
-                    b = b.routing_number(v);
+                    given.push(("routing_number", v));
+                }
+                check(
+                    kernel_bankdata::bank_data::SERVICE.prefix,
+                    "lookupRoutingNumber",
+                    &given,
+                    None,
+                )?;
+                if let Some((_, v)) = given.iter().find(|(n, _)| *n == "routing_number") {
+                    b = b.routing_number(convert::<
+                        kernel_bankdata::bank_data::types::RoutingNumber,
+                    >(v, "routing_number")?);
                 }
                 session.finish(b.send().await).await
             }
@@ -231,12 +254,25 @@ pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<
                 crate::typed_support::raw(global, kernel_binlookup::bin_lookup::SERVICE, args).await
             }
             BinLookupCommand::Lookup(a) => {
-                let session = Session::open(global, kernel_binlookup::bin_lookup::SERVICE).await?;
+                let session =
+                    Session::open(global, kernel_binlookup::bin_lookup::SERVICE, a.example).await?;
                 let client =
                     kernel_binlookup::bin_lookup::BinLookup::from_context(session.context());
                 let mut b = client.lookup();
+                let mut given: Vec<(&str, String)> = Vec::new();
                 if let Some(v) = param(a.p_card_bin, a.example, Some("411111".to_owned())) {
-                    b = b.card_bin(v);
+                    given.push(("card_bin", v));
+                }
+                check(
+                    kernel_binlookup::bin_lookup::SERVICE.prefix,
+                    "lookup",
+                    &given,
+                    None,
+                )?;
+                if let Some((_, v)) = given.iter().find(|(n, _)| *n == "card_bin") {
+                    b = b.card_bin(convert::<kernel_binlookup::bin_lookup::types::CardBin>(
+                        v, "card_bin",
+                    )?);
                 }
                 session.finish(b.send().await).await
             }
@@ -246,18 +282,28 @@ pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<
                 crate::typed_support::raw(global, kernel_wallets::google::SERVICE, args).await
             }
             GoogleWalletCommand::DecryptPaymentMethodToken(a) => {
-                let session = Session::open(global, kernel_wallets::google::SERVICE).await?;
+                let session =
+                    Session::open(global, kernel_wallets::google::SERVICE, a.example).await?;
                 let client = kernel_wallets::google::GoogleWallet::from_context(session.context());
                 let mut b = client.decrypt_payment_method_token();
-                if let Some(v) = body::<kernel_wallets::google::types::GooglePayPaymentMethodToken>(
+                let given: Vec<(&str, String)> = Vec::new();
+                let body_value = body_json(
                     a.body.as_deref(),
                     a.example,
                     Some(
                         "{\"protocolVersion\":\"ECv2\",\"signature\":\"c2FuZGJveCBzaWduYXR1cmU=\",\"intermediateSigningKey\":{\"signedKey\":\"{\\\"keyValue\\\":\\\"c2FuZGJveA==\\\",\\\"keyExpiration\\\":\\\"1924992000000\\\"}\",\"signatures\":[\"c2FuZGJveCBrZXkgc2lnbmF0dXJl\"]},\"signedMessage\":\"{\\\"encryptedMessage\\\":\\\"c2FuZGJveA==\\\",\\\"ephemeralPublicKey\\\":\\\"c2FuZGJveA==\\\",\\\"tag\\\":\\\"c2FuZGJveA==\\\"}\"}",
                     ),
-                    "GooglePayPaymentMethodToken",
-                )? {
-                    b = b.body(v);
+                )?;
+                check(
+                    kernel_wallets::google::SERVICE.prefix,
+                    "decryptPaymentMethodToken",
+                    &given,
+                    body_value.as_ref(),
+                )?;
+                if let Some(v) = &body_value {
+                    b = b.body(convert_body::<
+                        kernel_wallets::google::types::GooglePayPaymentMethodToken,
+                    >(v)?);
                 }
                 session.finish(b.send().await).await
             }
@@ -267,18 +313,25 @@ pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<
                 crate::typed_support::raw(global, kernel_k3::k3::SERVICE, args).await
             }
             K3Command::Tokenize(a) => {
-                let session = Session::open(global, kernel_k3::k3::SERVICE).await?;
+                let session = Session::open(global, kernel_k3::k3::SERVICE, a.example).await?;
                 let client = kernel_k3::k3::K3::from_context(session.context());
                 let mut b = client.tokenize();
-                if let Some(v) = body::<kernel_k3::k3::types::TokenizeRequest>(
+                let given: Vec<(&str, String)> = Vec::new();
+                let body_value = body_json(
                     a.body.as_deref(),
                     a.example,
                     Some(
                         "{\"card_number\":\"4111111111111111\",\"exp_month\":\"12\",\"exp_year\":\"2030\",\"cvv\":\"123\"}",
                     ),
-                    "TokenizeRequest",
-                )? {
-                    b = b.body(v);
+                )?;
+                check(
+                    kernel_k3::k3::SERVICE.prefix,
+                    "tokenize",
+                    &given,
+                    body_value.as_ref(),
+                )?;
+                if let Some(v) = &body_value {
+                    b = b.body(convert_body::<kernel_k3::k3::types::TokenizeRequest>(v)?);
                 }
                 session.finish(b.send().await).await
             }
@@ -288,18 +341,28 @@ pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<
                 crate::typed_support::raw(global, kernel_wallets::paze::SERVICE, args).await
             }
             PazeCommand::DecodeToken(a) => {
-                let session = Session::open(global, kernel_wallets::paze::SERVICE).await?;
+                let session =
+                    Session::open(global, kernel_wallets::paze::SERVICE, a.example).await?;
                 let client = kernel_wallets::paze::Paze::from_context(session.context());
                 let mut b = client.decode_token();
-                if let Some(v) = body::<kernel_wallets::paze::types::DecodeTokenRequest>(
+                let given: Vec<(&str, String)> = Vec::new();
+                let body_value = body_json(
                     a.body.as_deref(),
                     a.example,
                     Some(
                         "{\"token\":\"eyJhbGciOiJSU0EtT0FFUC0yNTYiLCJlbmMiOiJBMjU2R0NNIn0.sandbox-paze-token\"}",
                     ),
-                    "DecodeTokenRequest",
-                )? {
-                    b = b.body(v);
+                )?;
+                check(
+                    kernel_wallets::paze::SERVICE.prefix,
+                    "decodeToken",
+                    &given,
+                    body_value.as_ref(),
+                )?;
+                if let Some(v) = &body_value {
+                    b = b.body(convert_body::<
+                        kernel_wallets::paze::types::DecodeTokenRequest,
+                    >(v)?);
                 }
                 session.finish(b.send().await).await
             }

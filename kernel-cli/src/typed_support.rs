@@ -24,6 +24,7 @@ pub(crate) struct Session {
     config: Config,
     plans: Option<Arc<Mutex<Vec<Plan>>>>,
     sandbox: Option<Sandbox>,
+    show_error_body: bool,
 }
 
 /// Dry runs never load credentials: every call is planned, not sent.
@@ -56,7 +57,17 @@ pub(crate) async fn planner(config: Config) -> Result<KernelClient, Failure> {
 impl Session {
     /// Configuration from the environment and flags; a client on the real kernel, on an
     /// embedded sandbox (`--sandbox`), or a planning-only one (`--dry-run`).
-    pub(crate) async fn open(global: &GlobalArgs, service: Service) -> Result<Session, Failure> {
+    pub(crate) async fn open(
+        global: &GlobalArgs,
+        service: Service,
+        example: bool,
+    ) -> Result<Session, Failure> {
+        if example && !global.sandbox && !global.dry_run {
+            // Spec examples hold public test card numbers: never send them to a real kernel.
+            return Err(Failure::usage(
+                "--example only goes with --sandbox or --dry-run (the examples are test data)",
+            ));
+        }
         let vars = settings::vars(global)?;
         let config = settings::config(&vars)?;
         if global.dry_run {
@@ -67,6 +78,7 @@ impl Session {
                 config,
                 plans: Some(plans),
                 sandbox: None,
+                show_error_body: false,
             });
         }
         if global.sandbox {
@@ -78,6 +90,7 @@ impl Session {
                 config,
                 plans: None,
                 sandbox: Some(sb),
+                show_error_body: global.show_error_body,
             });
         }
         let client = KernelClient::builder()
@@ -90,6 +103,7 @@ impl Session {
             config,
             plans: None,
             sandbox: None,
+            show_error_body: global.show_error_body,
         })
     }
 
@@ -128,7 +142,14 @@ impl Session {
                 text.push(b'\n');
                 write_stdout(&text)
             }
-            Err(e) => Err(Failure::from(e)),
+            Err(e) => {
+                if self.show_error_body
+                    && let Some(status) = e.as_status()
+                {
+                    write_stdout(status.body())?;
+                }
+                Err(Failure::from(e))
+            }
         }
     }
 }
@@ -143,30 +164,67 @@ pub(crate) fn param<T>(given: Option<T>, use_example: bool, example: Option<T>) 
 }
 
 /// The body from `--body` (inline, `@file`, `@-`), else the spec's example with
-/// `--example`, decoded into the operation's type (which validates every constraint).
-/// Errors name the type and the position, never a value.
-pub(crate) fn body<T: DeserializeOwned>(
+/// `--example`, as JSON. Errors give the position, never a value.
+pub(crate) fn body_json(
     given: Option<&str>,
     use_example: bool,
     example: Option<&str>,
-    type_name: &str,
-) -> Result<Option<T>, Failure> {
+) -> Result<Option<serde_json::Value>, Failure> {
     let bytes = match (given, use_example, example) {
-        (Some(b), _, _) => request::read_data(b)?,
+        (Some(b), _, _) => request::read_data_for("--body", b)?,
         (None, true, Some(e)) => e.as_bytes().to_vec(),
         _ => return Ok(None),
     };
-    serde_json::from_slice::<T>(&bytes).map(Some).map_err(|e| {
-        use serde_json::error::Category;
-        let what = match e.classify() {
-            Category::Syntax | Category::Eof => "is not valid JSON",
-            Category::Data => "does not match the operation's schema (a missing field, a wrong type, or a value outside its constraints)",
-            Category::Io => "could not be read",
-        };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         Failure::usage(format!(
-            "--body {what}: expected {type_name}, at line {} column {} (values are not shown)",
+            "--body is not valid JSON (line {}, column {})",
             e.line(),
             e.column()
+        ))
+    })
+}
+
+/// Checks the given parameters and body against the operation's spec (kernel-spec's
+/// validator, through the sandbox's spec bundle): the error names the field and the rule,
+/// never the value. Nothing has been built or sent yet.
+pub(crate) fn check(
+    prefix: &str,
+    operation_id: &str,
+    given: &[(&str, String)],
+    body: Option<&serde_json::Value>,
+) -> Result<(), Failure> {
+    kernel_sandbox::check_operation_input(prefix, operation_id, given, body)
+        .map_err(|why| Failure::usage(format!("invalid input: {why}")))
+}
+
+/// A parameter's text as the exact type the generated setter takes: first as a JSON
+/// string (strings, constrained strings, enums), then as JSON (numbers, booleans, JSON
+/// arrays), then as a comma-separated list (arrays).
+pub(crate) fn convert<T: DeserializeOwned>(raw: &str, name: &str) -> Result<T, Failure> {
+    use serde_json::Value;
+    let as_list = || {
+        Value::Array(
+            raw.split(',')
+                .map(|p| serde_json::from_str(p).unwrap_or_else(|_| Value::String(p.to_owned())))
+                .collect(),
+        )
+    };
+    serde_json::from_value::<T>(Value::String(raw.to_owned()))
+        .or_else(|_| serde_json::from_str::<T>(raw))
+        .or_else(|_| serde_json::from_value::<T>(as_list()))
+        .map_err(|_| {
+            Failure::usage(format!(
+                "invalid input: {name}: not a value of the parameter's type (see --help)"
+            ))
+        })
+}
+
+/// The body as the operation's type (already checked against the spec).
+pub(crate) fn convert_body<T: DeserializeOwned>(body: &serde_json::Value) -> Result<T, Failure> {
+    serde_json::from_value::<T>(body.clone()).map_err(|e| {
+        Failure::usage(format!(
+            "invalid input: --body does not match the operation's schema ({:?} error; values are not shown)",
+            e.classify()
         ))
     })
 }
@@ -182,6 +240,7 @@ pub(crate) async fn raw(
     let mut merged = global.clone();
     merged.dry_run |= parsed.global.dry_run;
     merged.sandbox |= parsed.global.sandbox;
+    merged.show_error_body |= parsed.global.show_error_body;
     merged.verbose = merged.verbose.max(parsed.global.verbose);
     merged.partner = merged.partner.or(parsed.global.partner);
     merged.stage = merged.stage.or(parsed.global.stage);

@@ -592,19 +592,45 @@ fn typed_input_errors_exit_2_name_the_problem_and_send_nothing() {
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_one_error_line(&out);
     assert!(out.stderr.contains("card_bin"), "{out:?}");
-    // A body missing fields, or with a wrong type: the value is never quoted.
-    for body in [
-        format!(r#"{{"card_number":"{CARD}"}}"#),
-        format!(r#"{{"card_number":{CARD},"exp_month":"12","exp_year":"2030","cvv":"123"}}"#),
-        format!(r#"{{"card_number":"{CARD}","exp_month":"13","exp_year":"2030","cvv":"123"}}"#),
-        "{not json".to_owned(),
+    assert!(
+        out.stderr
+            .contains("invalid input: card_bin: does not match ^[0-9]{6,8}$"),
+        "{out:?}"
+    );
+    // Bodies are checked against the spec: the error names the field and the rule, never
+    // the value.
+    for (body, expected) in [
+        (
+            format!(r#"{{"card_number":"{CARD}"}}"#),
+            "invalid input: exp_month: required but missing",
+        ),
+        (
+            format!(r#"{{"card_number":{CARD},"exp_month":"12","exp_year":"2030","cvv":"123"}}"#),
+            "invalid input: card_number: expected string, got integer",
+        ),
+        (
+            format!(r#"{{"card_number":"{CARD}","exp_month":"13","exp_year":"2030","cvv":"123"}}"#),
+            "invalid input: exp_month: does not match ^(0[1-9]|1[0-2])$",
+        ),
+        (
+            "{not json".to_owned(),
+            "--body is not valid JSON (line 1, column 2)",
+        ),
     ] {
         let out = kernel(&["--dry-run", "k3", "tokenize", "--body", &body], PROD);
         assert_eq!(out.code, Some(2), "{body}: {out:?}");
         assert_one_error_line(&out);
-        assert!(out.stderr.contains("--body"), "{out:?}");
+        assert!(out.stderr.contains(expected), "{expected}: {out:?}");
         assert!(!out.all().contains(CARD), "{out:?}");
     }
+    // Spec examples are test data: never sent to a real kernel.
+    let out = kernel(&["k3", "tokenize", "--example"], PROD);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--example only goes with --sandbox or --dry-run"),
+        "{out:?}"
+    );
     // A required parameter missing: clap's usage error.
     let out = kernel(&["bin-lookup", "lookup"], PROD);
     assert_eq!(out.code, Some(2), "{out:?}");

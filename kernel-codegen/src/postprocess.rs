@@ -78,6 +78,24 @@ struct WrapSend {
 }
 
 impl VisitMut for WrapSend {
+    /// `encode_path(..)` → `::kernel_core::typed::encode_path(..)`, which refuses `.`,
+    /// `..` and empty path parameters.
+    fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+        if let syn::Expr::Path(p) = &mut *call.func
+            && p.path.is_ident("encode_path")
+        {
+            p.path = syn::parse_quote!(::kernel_core::typed::encode_path);
+        }
+        syn::visit_mut::visit_expr_call_mut(self, call);
+    }
+
+    /// The same inside macro invocations (`format!("{}/x/{}", base, encode_path(..))`),
+    /// whose arguments syn keeps as tokens.
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        mac.tokens = replace_encode_path(std::mem::take(&mut mac.tokens));
+        syn::visit_mut::visit_macro_mut(self, mac);
+    }
+
     fn visit_item_mod_mut(&mut self, module: &mut syn::ItemMod) {
         // The redacting newtypes replace typify's types: make them reachable where the
         // other types are (`types::CardNumber`).
@@ -139,6 +157,31 @@ impl VisitMut for WrapSend {
         block.items.extend(added);
         syn::visit_mut::visit_item_impl_mut(self, block);
     }
+}
+
+fn replace_encode_path(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let mut out = Vec::new();
+    let mut prev_colon = false;
+    for tt in tokens {
+        match tt {
+            TokenTree::Ident(ref i) if i == "encode_path" && !prev_colon => {
+                out.extend(quote::quote!(::kernel_core::typed::encode_path));
+                prev_colon = false;
+            }
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), replace_encode_path(g.stream()));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+                prev_colon = false;
+            }
+            other => {
+                prev_colon = matches!(&other, TokenTree::Punct(p) if p.as_char() == ':');
+                out.push(other);
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `Result<A, B>` → `(A, B)`.

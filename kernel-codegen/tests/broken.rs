@@ -105,6 +105,14 @@ fn constructs_the_generator_cannot_handle_are_refused_by_name() {
             "  /x:\n    get:\n      operationId: reserved\n      responses:\n        \"200\": { description: ok }\n        5XX: { description: any server error }\n",
             "broken.yaml: operation `reserved` (GET /x): response 5XX: the 5XX range and status 599 are reserved by the SDK",
         ),
+        (
+            "  /x:\n    get:\n      operationId: clash\n      parameters:\n        - { name: Limit, in: header, schema: { type: string } }\n        - { name: limit, in: query, schema: { type: string } }\n      responses:\n        \"200\": { description: ok }\n",
+            "broken.yaml: operation `clash` (GET /x): parameter query limit: has the same Rust name as header Limit",
+        ),
+        (
+            "  /x:\n    post:\n      operationId: pin\n      requestBody:\n        content:\n          application/json:\n            schema:\n              type: object\n              properties:\n                pin: { type: string, x-kernel-sensitive: true }\n      responses:\n        \"200\": { description: ok }\n",
+            "broken.yaml: x-kernel-sensitive at /paths/~1x/post/requestBody/content/application~1json/schema/properties/pin: is honoured on component schemas only",
+        ),
     ];
     for (paths, expected) in cases {
         let msg = attempt(&spec(paths, "    Unused: { type: object }\n"));

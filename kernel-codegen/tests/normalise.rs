@@ -72,6 +72,7 @@ fn normalised_export_generates_a_client() {
         "fn assert_client_hooks()",
         "pub struct Widgets",
         "prefix: \"widget-service\"",
+        "::kernel_core::typed::encode_path(",
     ] {
         assert!(code.contains(needle), "generated code lacks {needle:?}");
     }
@@ -102,6 +103,7 @@ paths:
       operationId: getX
       parameters:
         - { name: mode, in: query, schema: { type: string, enum: [0, 1, true] } }
+        - { name: since, in: query, schema: { type: string, format: date-time } }
       responses:
         200:
           description: ok

@@ -328,6 +328,12 @@ pub(crate) fn adopt(
         }
         .into());
     }
+    if url.path().contains(crate::typed::REFUSED_SEGMENT) {
+        return Err(RequestError::Endpoint {
+            why: "a path parameter is empty, `.` or `..`",
+        }
+        .into());
+    }
     crate::resolve::check_transport_security(url)?;
     for name in request.headers().keys() {
         if RESERVED_HEADERS.contains(&name.as_str()) {

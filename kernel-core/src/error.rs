@@ -54,6 +54,16 @@ pub enum Error {
     #[error(transparent)]
     Decode(#[from] DecodeError),
 
+    /// A typed client got a success or redirect status its spec does not document for the
+    /// operation (e.g. 201 where the spec says 200); the answer was not decoded.
+    #[error(
+        "the service answered HTTP {status}, which its spec does not document for this operation (the answer was not decoded)"
+    )]
+    Undocumented {
+        /// The status.
+        status: u16,
+    },
+
     /// More than one attempt was made and the last one failed: every attempt's reason and
     /// the last error.
     #[error(transparent)]
@@ -230,14 +240,6 @@ pub enum RequestError {
         "streaming request bodies are not supported (SigV4 needs the payload hash); pass bytes"
     )]
     StreamingBody,
-    /// The kernel answered with a success status the spec does not document.
-    #[error(
-        "the service answered HTTP {status}, which its spec does not document for this operation"
-    )]
-    Undocumented {
-        /// The status.
-        status: u16,
-    },
     /// Dry-run mode: the call was planned, not sent.
     #[error("dry run: the request was planned and not sent")]
     DryRun,

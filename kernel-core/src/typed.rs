@@ -154,6 +154,24 @@ impl ServiceContext {
     }
 }
 
+/// Marks a path parameter that must not be sent (see [`encode_path`]); never valid in a
+/// kernel URL, and refused before signing.
+pub(crate) const REFUSED_SEGMENT: &str = "%00refused-path-parameter%00";
+
+/// Percent-encodes one path parameter, as progenitor's `encode_path` does, except that a
+/// value the URL parser would resolve as a dot segment (`.`, `..`, in any escaping) or an
+/// empty one becomes a marker that kernel-core refuses before signing: such a value would
+/// otherwise move the request to another path of the service. kernel-codegen makes the
+/// generated code call this instead of progenitor's.
+pub fn encode_path(segment: &str) -> String {
+    let lower = segment.to_ascii_lowercase();
+    let dots = lower.replace("%2e", ".");
+    if segment.is_empty() || dots == "." || dots == ".." {
+        return REFUSED_SEGMENT.to_owned();
+    }
+    progenitor_client::encode_path(segment)
+}
+
 /// The error riding in a carrier response's extensions.
 #[derive(Clone)]
 struct Carried(Arc<Mutex<Option<Error>>>);
@@ -179,9 +197,9 @@ pub fn into_error<T, E>(error: progenitor_client::Error<E>) -> Error {
                 return e;
             }
             // Not ours: a success status the spec does not list (e.g. 201 for a 200).
-            Error::from(RequestError::Undocumented {
+            Error::Undocumented {
                 status: resp.status().as_u16(),
-            })
+            }
         }
         // progenitor's messages name the parameter and the target type, never the value.
         P::InvalidRequest(msg) => Error::from(RequestError::Parameter { why: msg }),
@@ -195,9 +213,9 @@ pub fn into_error<T, E>(error: progenitor_client::Error<E>) -> Error {
         }
         // Never produced: kernel-core answers every error status through the carrier, and
         // the hooks return no custom errors. Mapped without the body all the same.
-        P::ErrorResponse(rv) => Error::from(RequestError::Undocumented {
+        P::ErrorResponse(rv) => Error::Undocumented {
             status: rv.status().as_u16(),
-        }),
+        },
         P::Custom(msg) => Error::from(RequestError::Parameter { why: msg }),
     }
 }
@@ -219,4 +237,19 @@ macro_rules! impl_kernel_hooks {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_that_would_be_dot_segments_are_refused() {
+        assert_eq!(encode_path("w-7"), "w-7");
+        assert_eq!(encode_path("a b/c"), "a%20b%2Fc");
+        for bad in ["", ".", "..", "%2e", "%2E%2e", ".%2E"] {
+            assert_eq!(encode_path(bad), REFUSED_SEGMENT, "{bad:?}");
+        }
+        assert_eq!(encode_path("..."), "...", "three dots are an ordinary name");
+    }
 }

@@ -112,7 +112,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{KERNEL_ACCOUNT, PARTNER_ACCOUNT, QAKERNEL_ACCOUNT, SandboxConfig};
 pub use faults::Fault;
-pub use spec_routes::{SpecHandler, SpecRequest};
+pub use spec_routes::{SpecHandler, SpecRequest, check_operation_input};
 
 use state::{Shared, lock};
 

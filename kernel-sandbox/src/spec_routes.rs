@@ -11,7 +11,7 @@ use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use kernel_spec::schema::{coerce_parameter, validate};
+use kernel_spec::schema::{coerce_parameter_values, validate};
 use kernel_spec::{Operation, ParameterLocation, ServiceMeta};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -120,15 +120,19 @@ pub(crate) fn find(
 }
 
 fn percent_decode(s: &str) -> String {
+    // Byte-wise: a `%` followed by anything but two hex digits is kept as is.
     let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+            && let (Some(Some(h)), Some(Some(l))) = (
+                bytes.get(i + 1).map(|b| hex(*b)),
+                bytes.get(i + 2).map(|b| hex(*b)),
+            )
         {
-            out.push(b);
+            out.push((h * 16 + l) as u8);
             i += 3;
             continue;
         }
@@ -155,43 +159,54 @@ pub(crate) fn validate_request(
         })
         .unwrap_or_default();
     for p in &op.parameters {
-        let (value, where_) = match p.location {
-            ParameterLocation::Path => (path.get(&p.name).cloned(), "path"),
+        let (values, where_): (Vec<String>, &str) = match p.location {
+            ParameterLocation::Path => (path.get(&p.name).cloned().into_iter().collect(), "path"),
             ParameterLocation::Query => (
                 query
                     .iter()
-                    .find(|(k, _)| k == &p.name)
-                    .map(|(_, v)| v.clone()),
+                    .filter(|(k, _)| k == &p.name)
+                    .map(|(_, v)| v.clone())
+                    .collect(),
                 "query",
             ),
             ParameterLocation::Header => (
                 headers
-                    .get(p.name.to_ascii_lowercase())
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
+                    .get_all(p.name.to_ascii_lowercase())
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .collect(),
                 "header",
             ),
         };
-        match value {
-            None if p.required => {
+        if values.is_empty() {
+            if p.required {
                 return Err(format!(
                     "{} ({where_} parameter): required but missing",
                     p.name
                 ));
             }
-            None => {}
-            Some(raw) => {
-                let v = coerce_parameter(&spec.doc, &p.schema, &raw);
-                validate(&spec.doc, &p.schema, &v)
-                    .map_err(|e| format!("{} ({where_} parameter): {}", p.name, e.why))?;
-            }
+            continue;
         }
+        let v = coerce_parameter_values(&spec.doc, &p.schema, &values);
+        validate(&spec.doc, &p.schema, &v)
+            .map_err(|e| format!("{} ({where_} parameter): {}", p.name, e.why))?;
     }
     let body_value = match &op.body {
         None => None,
         Some(b) if b.media.starts_with("application/json") => {
             if body.is_empty() {
-                return Err("body: required but missing".into());
+                if b.required {
+                    return Err("body: required but missing".into());
+                }
+                return Ok(SpecRequest {
+                    prefix: spec.meta.prefix.clone(),
+                    operation_id: op.id.clone(),
+                    path,
+                    query,
+                    headers: headers.clone(),
+                    body: None,
+                });
             }
             let v: Value =
                 serde_json::from_slice(body).map_err(|_| "body: not valid JSON".to_owned())?;
@@ -226,4 +241,31 @@ pub(crate) fn example_response(op: &Operation) -> (StatusCode, Value) {
             json!({"message": "the spec documents no success response"}),
         ),
     }
+}
+
+/// Checks a typed CLI call's inputs against the operation's spec before anything is built:
+/// each given parameter `(name, raw value)` and the JSON body. `Err` names the place and
+/// the rule, never the value.
+pub fn check_operation_input(
+    prefix: &str,
+    operation_id: &str,
+    params: &[(&str, String)],
+    body: Option<&Value>,
+) -> Result<(), String> {
+    let Some(spec) = specs().iter().find(|s| s.meta.prefix == prefix) else {
+        return Ok(());
+    };
+    let Some(op) = spec.operations.iter().find(|o| o.id == operation_id) else {
+        return Ok(());
+    };
+    for (name, raw) in params {
+        if let Some(p) = op.parameters.iter().find(|p| p.name == *name) {
+            let v = coerce_parameter_values(&spec.doc, &p.schema, std::slice::from_ref(raw));
+            validate(&spec.doc, &p.schema, &v).map_err(|e| format!("{name}: {}", e.why))?;
+        }
+    }
+    if let (Some(b), Some(v)) = (&op.body, body) {
+        validate(&spec.doc, &b.schema, v).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

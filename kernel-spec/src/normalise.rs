@@ -118,6 +118,18 @@ pub const CONSTRUCTS: &[(&str, &str)] = &[
     ),
     ("named oneOf/anyOf schema that is also nullable", "refused"),
     (
+        "`format: date-time / date / time / uuid`",
+        "read as plain strings (no chrono/uuid in the clients)",
+    ),
+    (
+        "`x-kernel-sensitive` outside components.schemas",
+        "refused (it would be ignored)",
+    ),
+    (
+        "two parameters of one operation with the same Rust name (`Limit`, `limit`)",
+        "refused",
+    ),
+    (
         "anything else progenitor or typify cannot generate (their panics included)",
         "refused; the operation, or the component schema, at fault is named",
     ),
@@ -163,6 +175,8 @@ pub fn normalise(spec: &str, doc: &mut Value) -> Result<Vec<Rewrite>, SpecError>
     fix_security_schemes(&mut cx, doc);
     check_refs(&cx, doc, doc)?;
     fix_enums(&mut cx, doc);
+    fix_formats(&mut cx, doc);
+    check_sensitive(&cx, doc)?;
     check_schema_names(&cx, doc)?;
     fix_paths(&mut cx, doc)?;
     Ok(cx.rewrites)
@@ -191,9 +205,16 @@ fn check_version(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
 fn strip_apigateway(v: &mut Value) -> usize {
     match v {
         Value::Object(map) => {
-            let before = map.len();
+            // `x-amazon-apigateway-authtype` marks the SigV4 scheme the policy requires:
+            // removed like the others, but not worth reporting.
+            let reported = map
+                .keys()
+                .filter(|k| {
+                    k.starts_with("x-amazon-apigateway-") && *k != "x-amazon-apigateway-authtype"
+                })
+                .count();
             map.retain(|k, _| !k.starts_with("x-amazon-apigateway-"));
-            let mut n = before - map.len();
+            let mut n = reported;
             for child in map.values_mut() {
                 n += strip_apigateway(child);
             }
@@ -298,6 +319,78 @@ fn fix_enums(cx: &mut Ctx<'_>, v: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(|i| fix_enums(cx, i)),
         _ => {}
+    }
+}
+
+/// Formats typify maps to types of crates the generated clients do not depend on
+/// (chrono, uuid): kept as strings, validated by the service.
+const EXTERNAL_FORMATS: &[&str] = &["date-time", "date", "time", "uuid"];
+
+fn fix_formats(cx: &mut Ctx<'_>, v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("string")
+                && let Some(f) = map.get("format").and_then(Value::as_str)
+                && EXTERNAL_FORMATS.contains(&f)
+            {
+                let f = f.to_owned();
+                map.remove("format");
+                cx.note(
+                    None,
+                    format!("`format: {f}` read as a plain string (the service validates it)"),
+                );
+            }
+            for child in map.values_mut() {
+                fix_formats(cx, child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| fix_formats(cx, i)),
+        _ => {}
+    }
+}
+
+/// `x-kernel-sensitive` is honoured on component schemas only (they become redacting
+/// newtypes); anywhere else it would be silently ignored, so it is refused.
+fn check_sensitive(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
+    fn walk(v: &Value, at: &str, out: &mut Option<String>) {
+        if out.is_some() {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                if map.contains_key("x-kernel-sensitive") {
+                    let parts: Vec<&str> = at.split('/').collect();
+                    let is_component =
+                        parts.len() == 4 && parts[1] == "components" && parts[2] == "schemas";
+                    if !is_component {
+                        *out = Some(at.to_owned());
+                        return;
+                    }
+                }
+                for (k, child) in map {
+                    walk(
+                        child,
+                        &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(child, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = None;
+    walk(doc, "", &mut found);
+    match found {
+        Some(at) => Err(cx.err(
+            format!("x-kernel-sensitive at {at}"),
+            "is honoured on component schemas only: move the schema to components.schemas and $ref it",
+        )),
+        None => Ok(()),
     }
 }
 
@@ -606,6 +699,18 @@ fn fix_parameters(
                 Some(label),
                 format!("parameter `{name}` without a schema: string"),
             );
+        }
+    }
+    let mut setters: BTreeMap<String, String> = BTreeMap::new();
+    for p in &params {
+        let (name, location) = key(p);
+        if let Some(other) = setters.insert(snake(&name), format!("{location} {name}")) {
+            return Err(cx
+                .err(
+                    format!("parameter {location} {name}"),
+                    format!("has the same Rust name as {other}; rename one"),
+                )
+                .op(label));
         }
     }
     for var in vars {

@@ -42,6 +42,8 @@ pub struct Body {
     pub schema: Value,
     /// Example, if any.
     pub example: Option<Value>,
+    /// `requestBody.required` (OpenAPI's default: false).
+    pub required: bool,
 }
 
 /// One documented response.
@@ -143,6 +145,10 @@ pub fn operations(doc: &Value) -> Vec<Operation> {
                         .collect()
                 })
                 .unwrap_or_default();
+            let body_required = op
+                .pointer("/requestBody/required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let body = op
                 .get("requestBody")
                 .and_then(|b| b.get("content"))
@@ -152,6 +158,7 @@ pub fn operations(doc: &Value) -> Vec<Operation> {
                     media: media.clone(),
                     schema: m.get("schema").cloned().unwrap_or(Value::Null),
                     example: media_example(m),
+                    required: body_required,
                 });
             let responses = op
                 .get("responses")

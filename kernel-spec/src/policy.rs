@@ -36,7 +36,7 @@ pub fn check(spec: &Spec) -> Vec<SpecError> {
         problems.push(SpecError::new(
             name,
             "servers[0].url",
-            format!("must be `{expected_server}` (DESIGN.md's URL pattern for this service)"),
+            format!("must be `{expected_server}` (the kernel's URL pattern for this service; README: Resolution)"),
         ));
     }
     let sigv4 = spec

@@ -228,6 +228,42 @@ fn check_number(
     Ok(())
 }
 
+/// Every value a parameter was given (repeated query keys) as the schema's JSON type: an
+/// array schema takes them all (each coerced by `items`; a single value may also be a
+/// comma-separated list or a JSON array), any other schema the first.
+pub fn coerce_parameter_values(doc: &Value, schema: &Value, raws: &[String]) -> Value {
+    let resolved = match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => r
+            .strip_prefix('#')
+            .and_then(|p| doc.pointer(p))
+            .unwrap_or(schema),
+        None => schema,
+    };
+    if resolved.get("type").and_then(Value::as_str) == Some("array") {
+        let items = resolved.get("items").cloned().unwrap_or(Value::Null);
+        let parts: Vec<String> = match raws {
+            [one] if one.starts_with('[') => match serde_json::from_str::<Value>(one) {
+                Ok(Value::Array(a)) => {
+                    return Value::Array(a);
+                }
+                _ => vec![one.clone()],
+            },
+            [one] => one.split(',').map(str::to_owned).collect(),
+            many => many.to_vec(),
+        };
+        return Value::Array(
+            parts
+                .iter()
+                .map(|p| coerce_parameter(doc, &items, p))
+                .collect(),
+        );
+    }
+    match raws.first() {
+        Some(raw) => coerce_parameter(doc, schema, raw),
+        None => Value::Null,
+    }
+}
+
 /// A query, path or header value as the schema's JSON type (`"7"` → `7` for an integer),
 /// so that it can be validated like a body value. Unparseable values stay strings and
 /// then fail the type check.

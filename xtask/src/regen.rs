@@ -37,6 +37,7 @@ struct Planned {
 pub(crate) fn regen(root: &Path, check: bool) -> Result<bool> {
     let specs = load(root)?;
     let planned = plan(root, &specs)?;
+    warn_orphans(root, &specs);
     let mut stale = Vec::new();
     for p in &planned {
         let current = std::fs::read_to_string(&p.path).ok();
@@ -103,7 +104,8 @@ fn load(root: &Path) -> Result<Vec<Spec>> {
     let dir = root.join("openapi");
     let specs = match kernel_spec::load_dir(&dir) {
         Ok(s) => s,
-        Err(e) => bail!("{e}"),
+        Err(e) if e.construct == "directory" => bail!("{e}"),
+        Err(e) => bail!("openapi/{e}"),
     };
     if specs.is_empty() {
         bail!("no spec in {}", dir.display());
@@ -264,6 +266,29 @@ fn plan(root: &Path, specs: &[Spec]) -> Result<Vec<Planned>> {
     let unique: BTreeSet<&PathBuf> = out.iter().map(|p| &p.path).collect();
     debug_assert_eq!(unique.len(), out.len());
     Ok(out)
+}
+
+/// A generated crate whose spec is gone: regen drops it from the workspace; its directory is
+/// left for the owner to delete (it may hold hand-written docs).
+fn warn_orphans(root: &Path, specs: &[Spec]) {
+    let named: BTreeSet<&str> = specs
+        .iter()
+        .filter_map(|s| s.meta.as_ref().map(|m| m.crate_name.as_str()))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let build = entry.path().join("build.rs");
+        let generated = std::fs::read_to_string(&build)
+            .is_ok_and(|b| b.contains("kernel_codegen::build_script"));
+        if generated && !named.contains(name.as_str()) {
+            println!(
+                "warning: {name}/ is a generated crate but no spec in openapi/ names it; it is no longer a workspace member: delete the directory"
+            );
+        }
+    }
 }
 
 /// Replaces the lines strictly between the line starting with `begin` and the next line

@@ -3,6 +3,7 @@
 //! (operation and parameter names in snake_case, types in UpperCamelCase), because the CLI
 //! code calls the generated builders.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Result;
@@ -295,6 +296,88 @@ pub(crate) fn sandbox_bundle(specs: &[Spec]) -> Result<String> {
     Ok(text)
 }
 
+/// The exact Rust types progenitor's builder setters take for one spec, read from the
+/// generated code: `(operation method, setter) → type`, module-qualified where the type
+/// is one of the spec's own (`kernel_k3::k3::types::TokenizeRequest`).
+fn setter_types(spec: &Spec, module_path: &str) -> Result<BTreeMap<(String, String), String>> {
+    use quote::ToTokens;
+    let code = kernel_codegen::generate(spec).map_err(|e| anyhow::anyhow!("openapi/{e}"))?;
+    let file = syn::parse_file(&code)?;
+    let mut out = BTreeMap::new();
+    let builder = file.items.iter().find_map(|i| match i {
+        syn::Item::Mod(m) if m.ident == "builder" => m.content.as_ref().map(|(_, items)| items),
+        _ => None,
+    });
+    for item in builder.into_iter().flatten() {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        let syn::Type::Path(self_ty) = &*block.self_ty else {
+            continue;
+        };
+        let Some(builder_name) = self_ty.path.segments.last().map(|s| s.ident.to_string()) else {
+            continue;
+        };
+        for f in &block.items {
+            let syn::ImplItem::Fn(f) = f else { continue };
+            let Some(wc) = &f.sig.generics.where_clause else {
+                continue;
+            };
+            for pred in &wc.predicates {
+                let syn::WherePredicate::Type(t) = pred else {
+                    continue;
+                };
+                for bound in &t.bounds {
+                    let syn::TypeParamBound::Trait(tb) = bound else {
+                        continue;
+                    };
+                    let Some(last) = tb.path.segments.last() else {
+                        continue;
+                    };
+                    if last.ident != "TryInto" {
+                        continue;
+                    }
+                    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                        continue;
+                    };
+                    let Some(syn::GenericArgument::Type(target)) = args.args.first() else {
+                        continue;
+                    };
+                    let text: String = target
+                        .to_token_stream()
+                        .to_string()
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect();
+                    let text = match text.strip_prefix("types::") {
+                        Some(rest) => format!("{module_path}::types::{rest}"),
+                        None => text,
+                    };
+                    out.insert(
+                        (builder_name.to_snake_case(), f.sig.ident.to_string()),
+                        text,
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Flags the CLI itself uses: a parameter with one of these names gets `--<name>-param`.
+const RESERVED_FLAGS: &[&str] = &[
+    "partner",
+    "stage",
+    "sandbox",
+    "dry-run",
+    "verbose",
+    "show-error-body",
+    "example",
+    "body",
+    "help",
+    "version",
+];
+
 /// The CLI's typed subcommands (`kernel-cli/src/typed.rs`), before rustfmt.
 pub(crate) fn cli_commands(specs: &[Spec]) -> Result<String> {
     let mut enums = String::new();
@@ -305,6 +388,7 @@ pub(crate) fn cli_commands(specs: &[Spec]) -> Result<String> {
         let m = meta(spec);
         let krate = m.crate_name.replace('-', "_");
         let module = format!("{krate}::{}", m.module);
+        let types = setter_types(spec, &module)?;
         let service_variant = m.cli.to_upper_camel_case();
         let cmd_enum = format!("{service_variant}Command");
         let title = title(spec);
@@ -334,17 +418,19 @@ pub(crate) fn cli_commands(specs: &[Spec]) -> Result<String> {
                 .summary
                 .clone()
                 .unwrap_or_else(|| format!("{} {}", op.method, op.path));
+            let mut command = op.method_name.to_kebab_case();
+            if command == "help" {
+                command = "help-operation".into(); // `help` is clap's
+            }
             writeln!(
                 enums,
-                "    /// {summary}\n    #[command(name = \"{}\")]\n    {variant}({args_struct}),",
-                op.method_name.to_kebab_case()
+                "    /// {summary}\n    #[command(name = \"{command}\")]\n    {variant}({args_struct}),"
             )?;
             let ps = params(spec, &op);
             writeln!(
                 structs,
-                "/// `kernel {} {}`.\n#[derive(Debug, Args)]\npub(crate) struct {args_struct} {{",
-                m.cli,
-                op.method_name.to_kebab_case()
+                "/// `kernel {} {command}`.\n#[derive(Debug, Args)]\npub(crate) struct {args_struct} {{",
+                m.cli
             )?;
             for p in &ps {
                 let required = if p.required {
@@ -352,17 +438,31 @@ pub(crate) fn cli_commands(specs: &[Spec]) -> Result<String> {
                 } else {
                     ""
                 };
+                let flag = if RESERVED_FLAGS.contains(&p.flag.as_str()) {
+                    format!("{}-param", p.flag)
+                } else {
+                    p.flag.clone()
+                };
                 writeln!(
                     structs,
-                    "    /// {}\n    #[arg(long = \"{}\", value_name = \"{}\"{required})]\n    {}: Option<{}>,",
+                    "    /// {}\n    #[arg(long = \"{flag}\", value_name = \"{}\"{required})]\n    {}: Option<String>,",
                     p.help,
-                    p.flag,
                     p.name.to_uppercase().replace('-', "_"),
                     p.field,
-                    p.rust_type
                 )?;
             }
-            let body = body_type(&op);
+            let body = if op.body.is_some() {
+                let key = (op.method_name.clone(), "body".to_owned());
+                Some(types.get(&key).cloned().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "openapi/{}: {}: no typed body setter in the generated client",
+                        spec.name,
+                        op.label()
+                    )
+                })?)
+            } else {
+                None
+            };
             if body.is_some() {
                 writeln!(
                     structs,
@@ -371,27 +471,47 @@ pub(crate) fn cli_commands(specs: &[Spec]) -> Result<String> {
             }
             writeln!(
                 structs,
-                "    /// Use the spec's example for every value not given (the sandbox answers it).\n    #[arg(long)]\n    example: bool,\n}}\n"
+                "    /// Use the spec's example for every value not given (with --sandbox or --dry-run only: examples hold test card data).\n    #[arg(long)]\n    example: bool,\n}}\n"
             )?;
             writeln!(arms, "            {cmd_enum}::{variant}(a) => {{")?;
+            let mut_b = if ps.is_empty() && op.body.is_none() {
+                ""
+            } else {
+                "mut "
+            };
+            let mut_given = if ps.is_empty() { "" } else { "mut " };
             writeln!(
                 arms,
-                "                let session = Session::open(global, {module}::SERVICE).await?;\n                let client = {module}::{}::from_context(session.context());\n                let mut b = client.{}();",
+                "                let session = Session::open(global, {module}::SERVICE, a.example).await?;\n                let client = {module}::{}::from_context(session.context());\n                let {mut_b}b = client.{}();\n                let {mut_given}given: Vec<(&str, String)> = Vec::new();",
                 m.client, op.method_name
             )?;
             for p in &ps {
+                let ty = types
+                    .get(&(op.method_name.clone(), p.setter.clone()))
+                    .cloned()
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "openapi/{}: {}: parameter {}: no setter `{}` in the generated client",
+                            spec.name,
+                            op.label(),
+                            p.name,
+                            p.setter
+                        )
+                    })?;
                 let example = match &p.example {
                     Some(e) if p.rust_type == "String" => format!("Some({e}.to_owned())"),
-                    Some(e) => format!("Some({e})"),
+                    Some(e) => format!("Some({:?}.to_owned())", e.trim_matches('"')),
                     None => "None".to_owned(),
                 };
                 writeln!(
                     arms,
-                    "                if let Some(v) = param(a.{}, a.example, {example}) {{\n                    b = b.{}(v);\n                }}",
-                    p.field, p.setter
+                    "                if let Some(v) = param(a.{field}, a.example, {example}) {{\n                    given.push(({name:?}, v));\n                }}",
+                    field = p.field,
+                    name = p.name,
                 )?;
+                let _ = ty;
             }
-            if let Some(ty) = &body {
+            let body_value = if body.is_some() {
                 let example = op
                     .body
                     .as_ref()
@@ -404,7 +524,30 @@ pub(crate) fn cli_commands(specs: &[Spec]) -> Result<String> {
                 };
                 writeln!(
                     arms,
-                    "                if let Some(v) = body::<{module}::types::{ty}>(a.body.as_deref(), a.example, {example}, \"{ty}\")? {{\n                    b = b.body(v);\n                }}"
+                    "                let body_value = body_json(a.body.as_deref(), a.example, {example})?;"
+                )?;
+                "body_value.as_ref()"
+            } else {
+                "None"
+            };
+            writeln!(
+                arms,
+                "                check({module}::SERVICE.prefix, {:?}, &given, {body_value})?;",
+                op.id
+            )?;
+            for p in &ps {
+                let ty = &types[&(op.method_name.clone(), p.setter.clone())];
+                writeln!(
+                    arms,
+                    "                if let Some((_, v)) = given.iter().find(|(n, _)| *n == {name:?}) {{\n                    b = b.{setter}(convert::<{ty}>(v, {name:?})?);\n                }}",
+                    name = p.name,
+                    setter = p.setter,
+                )?;
+            }
+            if let Some(ty) = &body {
+                writeln!(
+                    arms,
+                    "                if let Some(v) = &body_value {{\n                    b = b.body(convert_body::<{ty}>(v)?);\n                }}"
                 )?;
             }
             writeln!(
@@ -426,7 +569,7 @@ pub(crate) fn cli_commands(specs: &[Spec]) -> Result<String> {
 use clap::{{Args, Subcommand}};\n\n\
 use crate::args::GlobalArgs;\n\
 use crate::failure::Failure;\n\
-use crate::typed_support::{{Session, body, param}};\n\n\
+use crate::typed_support::{{Session, body_json, check, convert, convert_body, param}};\n\n\
 /// One subcommand per service.\n\
 #[derive(Debug, Subcommand)]\n\
 pub(crate) enum ServiceCommand {{\n{services}}}\n\n\

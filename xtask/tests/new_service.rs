@@ -4,9 +4,10 @@
 //! against the regenerated sandbox. No Rust is written for the service; the only Rust the
 //! test adds is the *user's* program calling the new crate.
 //!
-//! The copy builds into this workspace's target directory (its own crates get their own
-//! hashes, so nothing of this workspace is overwritten) and only an example binary is
-//! produced, under a name nothing else uses.
+//! The copy builds into its own target directory (`target/new-service-target`): cargo
+//! gives a workspace's path crates the same hashes wherever the workspace lives, so
+//! building the copy into this workspace's target directory would make this workspace's
+//! artifacts track the copy's sources.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,7 +25,7 @@ fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("target dir")
-        .to_path_buf()
+        .join("new-service-target")
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -88,6 +89,12 @@ async fn main() {
     assert_eq!(created.status().as_u16(), 201);
     let file = widgets.get_files_by_proxy().proxy("manual").send().await.expect("files");
     assert_eq!(file.path, "manual");
+    // A path parameter cannot move the request to another path: `..`, `.`, `%2e%2e` and
+    // empty values are refused before signing.
+    for bad in ["..", ".", "%2E%2e", ""] {
+        let r = widgets.get_files_by_proxy().proxy(bad).send().await;
+        assert!(matches!(r, Err(kernel_core::Error::InvalidRequest(_))), "{bad:?}: {r:?}");
+    }
     // The pattern of widgetId is enforced before anything is sent.
     let refused = widgets.get_widgets_by_widget_id().widget_id("x-7").send().await;
     assert!(matches!(refused, Err(kernel_core::Error::InvalidRequest(_))), "{refused:?}");
@@ -202,6 +209,69 @@ fn a_spec_and_one_command_give_a_callable_crate() {
         text(&run)
     );
 
+    // The regenerated CLI has the new service's subcommands, with typed parameters
+    // (path string, bounded integer, array) converted to the setters' exact types.
+    let build_cli = Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--quiet", "-p", "kernel-cli"])
+        .current_dir(&ws)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .expect("cargo runs");
+    assert!(build_cli.status.success(), "{}", text(&build_cli));
+    let kernel = |args: &[&str]| {
+        Command::new(target_dir().join("debug/kernel"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PARTNER", "paytheory")
+            .env("STAGE", "prod")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("kernel runs")
+    };
+    let get = kernel(&[
+        "--sandbox",
+        "widgets",
+        "get-widgets-by-widget-id",
+        "--widget-id",
+        "w-7",
+    ]);
+    assert!(get.status.success(), "{}", text(&get));
+    assert!(
+        String::from_utf8_lossy(&get.stdout).contains("\"sprocket\""),
+        "{}",
+        text(&get)
+    );
+    let files = kernel(&[
+        "--sandbox",
+        "widgets",
+        "get-files-by-proxy",
+        "--proxy",
+        "manual",
+        "--depth",
+        "2",
+        "--fields",
+        "size,owner",
+    ]);
+    assert!(files.status.success(), "{}", text(&files));
+    let deep = kernel(&[
+        "--dry-run",
+        "widgets",
+        "get-files-by-proxy",
+        "--proxy",
+        "manual",
+        "--depth",
+        "9",
+    ]);
+    assert_eq!(deep.status.code(), Some(2), "{}", text(&deep));
+    assert!(
+        String::from_utf8_lossy(&deep.stderr).contains("invalid input: depth: above the maximum 5"),
+        "{}",
+        text(&deep)
+    );
+    let example = kernel(&["--sandbox", "widgets", "post-widgets", "--example"]);
+    assert!(example.status.success(), "{}", text(&example));
+
     // A spec progenitor cannot generate breaks the build with one readable line naming the
     // spec, the operation and the construct, and no backtrace.
     // The 400 of one operation gets its own (identical) error schema: progenitor then sees
@@ -258,7 +328,7 @@ fn regen_reports_a_broken_spec_in_one_readable_line() {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(
         err.trim(),
-        "xtask: error: v31.yaml: openapi version: 3.1.0 is not supported; the generator reads OpenAPI 3.0.x only",
+        "xtask: error: openapi/v31.yaml: openapi version: 3.1.0 is not supported; the generator reads OpenAPI 3.0.x only",
         "{}",
         text(&out)
     );
