@@ -126,7 +126,7 @@ pub(crate) async fn run(
                     write_stdout(status.body())?;
                 }
             }
-            Err(Failure::from(e))
+            Err(Failure::from_error(e, global.show_error_body))
         }
     }
 }

@@ -47,9 +47,18 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
+        Failure::from_error(e, false)
+    }
+}
+
+impl Failure {
+    /// The failure for `e`; `body_shown` drops the hint to add `--show-error-body` (the
+    /// body was already written to stdout).
+    pub(crate) fn from_error(e: Error, body_shown: bool) -> Self {
         // After retries the error wraps every attempt: classify by the last one.
         let (code, hint) = match e.last() {
             Error::Config(_) | Error::InvalidRequest(_) => (USAGE, ""),
+            Error::Status(_) if body_shown => (STATUS, " (response body written to stdout)"),
             Error::Status(_) => (
                 STATUS,
                 " (add --show-error-body to print the response body)",

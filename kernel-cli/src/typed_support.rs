@@ -148,7 +148,7 @@ impl Session {
                 {
                     write_stdout(status.body())?;
                 }
-                Err(Failure::from(e))
+                Err(Failure::from_error(e, self.show_error_body))
             }
         }
     }
@@ -209,8 +209,16 @@ pub(crate) fn convert<T: DeserializeOwned>(raw: &str, name: &str) -> Result<T, F
                 .collect(),
         )
     };
+    let as_strings = || {
+        Value::Array(
+            raw.split(',')
+                .map(|p| Value::String(p.to_owned()))
+                .collect(),
+        )
+    };
     serde_json::from_value::<T>(Value::String(raw.to_owned()))
         .or_else(|_| serde_json::from_str::<T>(raw))
+        .or_else(|_| serde_json::from_value::<T>(as_strings()))
         .or_else(|_| serde_json::from_value::<T>(as_list()))
         .map_err(|_| {
             Failure::usage(format!(
@@ -257,4 +265,31 @@ pub(crate) async fn raw(
         None,
     )
     .await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::convert;
+
+    #[test]
+    fn parameters_convert_to_the_setters_types() {
+        assert_eq!(convert::<String>("7", "p").unwrap(), "7");
+        assert_eq!(convert::<u64>("7", "p").unwrap(), 7);
+        assert_eq!(convert::<std::num::NonZeroU64>("3", "p").unwrap().get(), 3);
+        assert!(convert::<std::num::NonZeroU64>("0", "p").is_err());
+        assert_eq!(convert::<f64>("1.25", "p").unwrap(), 1.25);
+        assert!(convert::<bool>("true", "p").unwrap());
+        assert_eq!(convert::<Vec<String>>("a,b", "p").unwrap(), ["a", "b"]);
+        assert_eq!(convert::<Vec<String>>("1,2", "p").unwrap(), ["1", "2"]);
+        assert_eq!(convert::<Vec<String>>("true", "p").unwrap(), ["true"]);
+        assert_eq!(convert::<Vec<i64>>("1,2", "p").unwrap(), [1, 2]);
+        assert_eq!(convert::<Vec<i64>>("[1,2]", "p").unwrap(), [1, 2]);
+        let e = convert::<u64>("4111111111111111x", "limit").unwrap_err();
+        assert!(
+            e.message.contains("limit") && !e.message.contains("4111"),
+            "{}",
+            e.message
+        );
+    }
 }

@@ -358,7 +358,7 @@ fn check_sensitive(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
         }
         match v {
             Value::Object(map) => {
-                if map.contains_key("x-kernel-sensitive") {
+                if map.get("x-kernel-sensitive").and_then(Value::as_bool) == Some(true) {
                     let parts: Vec<&str> = at.split('/').collect();
                     let is_component =
                         parts.len() == 4 && parts[1] == "components" && parts[2] == "schemas";
