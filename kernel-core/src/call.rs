@@ -300,18 +300,16 @@ pub(crate) fn prepare(
 /// Takes over a request a generated client assembled: it must go to the service's base
 /// (scheme, host, port and base path, https or loopback http) and carry no signing
 /// headers; the options contribute timeouts, deadline, retry policy, idempotency and extra
-/// headers. No network.
+/// headers. No network. `base` is the service's base URL, resolved once per typed client.
 pub(crate) fn adopt(
-    config: &Config,
-    resolved: &Resolved,
+    base: &url::Url,
     service: &Service,
     mut request: reqwest::Request,
-    mut opts: CallOptions,
+    opts: &CallOptions,
 ) -> Result<Prepared, Error> {
-    if let Some(e) = opts.error.take() {
-        return Err(e.into());
+    if let Some(e) = &opts.error {
+        return Err(e.clone().into());
     }
-    let base = resolved.base_url(config, service.prefix, service.region_in_url)?;
     let url = request.url();
     // Path parameters are percent-encoded by the generator, but `.` and `..` are not
     // encoded and the URL parser resolves them: this is where such a value would escape.
@@ -352,7 +350,10 @@ pub(crate) fn adopt(
     }
     Ok(Prepared {
         request,
-        subsystem: opts.subsystem.unwrap_or(Cow::Borrowed(service.subsystem)),
+        subsystem: opts
+            .subsystem
+            .clone()
+            .unwrap_or(Cow::Borrowed(service.subsystem)),
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
         deadline: opts.deadline,

@@ -184,13 +184,12 @@ impl KernelClient {
     pub(crate) async fn execute_request(
         &self,
         service: &Service,
+        base: &Url,
         request: reqwest::Request,
-        options: CallOptions,
+        options: &CallOptions,
     ) -> Result<Response, Error> {
         let started = Instant::now();
-        let inner = &*self.inner;
-        let prepared =
-            crate::call::adopt(&inner.config, &inner.resolved, service, request, options)?;
+        let prepared = crate::call::adopt(base, service, request, options)?;
         self.run(service.prefix, prepared, started).await
     }
 

@@ -40,7 +40,8 @@ pub struct ServiceContext {
     kernel: KernelClient,
     service: Service,
     options: CallOptions,
-    base: Result<String, RequestError>,
+    /// The service's base URL, resolved once, and its text without the trailing `/`.
+    base: Result<(url::Url, String), RequestError>,
     plans: Option<Arc<Mutex<Vec<Plan>>>>,
 }
 
@@ -50,7 +51,10 @@ impl ServiceContext {
         let base = kernel
             .resolved()
             .base_url(kernel.config(), service.prefix, service.region_in_url)
-            .map(|u| u.as_str().trim_end_matches('/').to_owned());
+            .map(|u| {
+                let text = u.as_str().trim_end_matches('/').to_owned();
+                (u, text)
+            });
         ServiceContext {
             kernel: kernel.clone(),
             service,
@@ -89,7 +93,7 @@ impl ServiceContext {
     /// fails with the resolution error before anything is sent.
     pub fn base_url(&self) -> &str {
         match &self.base {
-            Ok(b) => b,
+            Ok((_, text)) => text,
             Err(_) => "http://unresolved.invalid",
         }
     }
@@ -109,12 +113,12 @@ impl ServiceContext {
     ) -> reqwest::Response {
         let outcome = match &self.base {
             Err(e) => Err(Error::from(e.clone())),
-            Ok(_) => match &self.plans {
-                Some(sink) => self.plan(request, sink),
+            Ok((base, _)) => match &self.plans {
+                Some(sink) => self.plan(base, request, sink),
                 None => {
                     tracing::trace!(target: crate::observability::TARGET, operation = operation_id, "typed call");
                     self.kernel
-                        .execute_request(&self.service, request, self.options.clone())
+                        .execute_request(&self.service, base, request, &self.options)
                         .await
                 }
             },
@@ -138,16 +142,11 @@ impl ServiceContext {
 
     fn plan(
         &self,
+        base: &url::Url,
         request: reqwest::Request,
         sink: &Mutex<Vec<Plan>>,
     ) -> Result<crate::Response, Error> {
-        let prepared = crate::call::adopt(
-            self.kernel.config(),
-            self.kernel.resolved(),
-            &self.service,
-            request,
-            self.options.clone(),
-        )?;
+        let prepared = crate::call::adopt(base, &self.service, request, &self.options)?;
         let plan = crate::client::plan_prepared(self.kernel.config(), prepared.request)?;
         sink.lock().unwrap_or_else(|p| p.into_inner()).push(plan);
         Err(Error::from(RequestError::DryRun))

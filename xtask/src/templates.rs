@@ -43,17 +43,6 @@ fn title(spec: &Spec) -> String {
         .to_owned()
 }
 
-/// The Rust type progenitor gives an operation's JSON body.
-fn body_type(op: &Operation) -> Option<String> {
-    let body = op.body.as_ref()?;
-    match body.schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => Some(kernel_spec::normalise::rust_type_name(
-            r.rsplit('/').next().unwrap_or(r),
-        )),
-        None => Some(format!("{}-body", op.id).to_upper_camel_case()),
-    }
-}
-
 /// What the CLI and the doc example need to know about a parameter.
 struct Param {
     name: String,
@@ -222,21 +211,35 @@ workspace = true
 fn doc_example(crate_ident: &str, spec: &Spec) -> Option<String> {
     let m = meta(spec);
     let op = kernel_spec::operations(&spec.doc).into_iter().next()?;
+    // The exact setter types, read from the generated client (as for the CLI).
+    let types = setter_types(spec, &format!("{crate_ident}::{}", m.module)).ok()?;
     let mut s = format!(
         "let reply = {crate_ident}::{}::{}::new(&kernel)\n    .{}()\n",
         m.module, m.client, op.method_name
     );
     for p in params(spec, &op) {
-        if p.required {
-            writeln!(s, "    .{}({})", p.setter, p.example.clone()?).ok();
+        if !p.required {
+            continue;
+        }
+        let example = p.example.clone()?;
+        if p.rust_type == "String" {
+            writeln!(s, "    .{}({example})", p.setter).ok();
+        } else {
+            let ty = types.get(&(op.method_name.clone(), p.setter.clone()))?;
+            writeln!(
+                s,
+                "    .{}(serde_json::from_value::<{ty}>(serde_json::json!({example}))?)",
+                p.setter
+            )
+            .ok();
         }
     }
-    if let Some(ty) = body_type(&op) {
+    if op.body.is_some() {
+        let ty = types.get(&(op.method_name.clone(), "body".to_owned()))?;
         let example = op.body.as_ref()?.example.as_ref()?;
         writeln!(
             s,
-            "    .body(serde_json::from_value::<{crate_ident}::{}::types::{ty}>(serde_json::json!({}))?)",
-            m.module,
+            "    .body(serde_json::from_value::<{ty}>(serde_json::json!({}))?)",
             serde_json::to_string(example).ok()?
         )
         .ok();
