@@ -115,7 +115,7 @@ pub(crate) struct AppleWalletDecryptPaymentTokenArgs {
 /// `kernel bank-data lookup-routing-number`.
 #[derive(Debug, Args)]
 pub(crate) struct BankDataLookupRoutingNumberArgs {
-    /// ABA routing transit number, 9 digits (the checksum is verified by the service). (query parameter, required)
+    /// ABA routing transit number, 9 digits with a valid checksum (checked by the client and by the service). (query parameter, required)
     #[arg(
         long = "routing-number",
         value_name = "ROUTING_NUMBER",
@@ -243,7 +243,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<
                 )?;
                 if let Some((_, v)) = given.iter().find(|(n, _)| *n == "routing_number") {
                     b = b.routing_number(convert::<
-                        kernel_bankdata::bank_data::types::RoutingNumber,
+                        kernel_bankdata::bank_data::checked::RoutingNumber,
                     >(v, "routing_number")?);
                 }
                 session.finish(b.send().await).await

@@ -14,7 +14,8 @@
 //!   renamed `send_unmapped` and made private, because progenitor's error type prints
 //!   response bodies in `Debug`/`Display`;
 //! - a redacting, validating newtype for every schema marked `x-kernel-sensitive: true`
-//!   (card numbers, CVVs, wallet tokens), used in place of typify's type;
+//!   (card numbers, CVVs, wallet tokens), and a checksum-validating one for every schema
+//!   with a kernel format (`format: aba-routing-number`), used in place of typify's type;
 //! - `SERVICE` (the `x-kernel` metadata) and the client type named by `x-kernel.client`,
 //!   built from a `&KernelClient` on the kernel's own reqwest client (so progenitor's
 //!   15 s `Client::new` is never used).
@@ -32,8 +33,8 @@ use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagSt
 use quote::{format_ident, quote};
 use serde_json::Value;
 
+mod checked;
 mod postprocess;
-mod sensitive;
 
 /// The generated module for one spec, as formatted Rust source.
 pub fn generate(spec: &Spec) -> Result<String, SpecError> {
@@ -112,11 +113,11 @@ fn settings(spec: &Spec, meta: &ServiceMeta) -> GenerationSettings {
         .with_inner_type(quote!(::kernel_core::typed::ServiceContext))
         .with_derive("PartialEq")
         .with_map_type("::std::collections::BTreeMap");
-    for name in sensitive::sensitive_schemas(&spec.doc) {
+    for name in checked::checked_schemas(&spec.doc) {
         s.with_replacement(
             &name,
             format!(
-                "crate::{}::sensitive::{}",
+                "crate::{}::checked::{}",
                 meta.module,
                 kernel_spec::normalise::rust_type_name(&name)
             ),
@@ -130,13 +131,14 @@ fn settings(spec: &Spec, meta: &ServiceMeta) -> GenerationSettings {
 fn module_tokens(spec: &Spec, meta: &ServiceMeta) -> Result<TokenStream, SpecError> {
     let raw = run_progenitor(spec, meta, &spec.doc).map_err(|why| locate(spec, meta, why))?;
     let generated = postprocess::wrap_send(&spec.name, raw)?;
-    let sensitive = sensitive::newtypes(&spec.name, &spec.doc)?;
+    let checked = checked::newtypes(&spec.name, &spec.doc)?;
     let service = service_items(meta);
     Ok(quote! {
         #generated
-        /// Redacting, validating types for the spec's `x-kernel-sensitive` schemas.
-        pub mod sensitive {
-            #sensitive
+        /// kernel-codegen's own types (also in `types`): redacting ones for the spec's
+        /// `x-kernel-sensitive` schemas, checksummed ones for its kernel formats.
+        pub mod checked {
+            #checked
         }
         ::kernel_core::impl_kernel_hooks!(Client);
         #service

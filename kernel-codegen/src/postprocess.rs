@@ -97,13 +97,13 @@ impl VisitMut for WrapSend {
     }
 
     fn visit_item_mod_mut(&mut self, module: &mut syn::ItemMod) {
-        // The redacting newtypes replace typify's types: make them reachable where the
-        // other types are (`types::CardNumber`).
+        // kernel-codegen's newtypes replace typify's types: make them reachable where the
+        // other types are (`types::CardNumber`, `types::RoutingNumber`).
         if module.ident == "types"
             && let Some((_, items)) = module.content.as_mut()
         {
             items.push(syn::parse_quote! {
-                pub use super::sensitive::*;
+                pub use super::checked::*;
             });
         }
         syn::visit_mut::visit_item_mod_mut(self, module);

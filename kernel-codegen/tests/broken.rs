@@ -113,6 +113,10 @@ fn constructs_the_generator_cannot_handle_are_refused_by_name() {
             "  /x:\n    post:\n      operationId: pin\n      requestBody:\n        content:\n          application/json:\n            schema:\n              type: object\n              properties:\n                pin: { type: string, x-kernel-sensitive: true }\n      responses:\n        \"200\": { description: ok }\n",
             "broken.yaml: x-kernel-sensitive at /paths/~1x/post/requestBody/content/application~1json/schema/properties/pin: is honoured on component schemas only",
         ),
+        (
+            "  /x:\n    get:\n      operationId: bank\n      parameters:\n        - { name: rtn, in: query, required: true, schema: { type: string, format: aba-routing-number } }\n      responses:\n        \"200\": { description: ok }\n",
+            "broken.yaml: format: aba-routing-number at /paths/~1x/get/parameters/0/schema: is honoured on component schemas only",
+        ),
     ];
     for (paths, expected) in cases {
         let msg = attempt(&spec(paths, "    Unused: { type: object }\n"));
@@ -121,6 +125,14 @@ fn constructs_the_generator_cannot_handle_are_refused_by_name() {
             "expected {expected:?}\n     got {msg:?}"
         );
     }
+    let integer_rtn = attempt(&spec(
+        OK_OP,
+        "    Rtn: { type: integer, format: aba-routing-number }\n",
+    ));
+    assert_eq!(
+        integer_rtn,
+        "broken.yaml: format: aba-routing-number at /components/schemas/Rtn: is supported on `type: string` schemas only"
+    );
     let v31 = attempt("openapi: 3.1.0\ninfo: { title: t, version: '1' }\npaths: {}\n");
     assert_eq!(
         v31,

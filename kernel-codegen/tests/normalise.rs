@@ -29,6 +29,11 @@ fn api_gateway_export_is_normalised_and_reported() {
         "operation `get_widgets_by_widget_id` (GET /widgets/{widgetId}): operationId derived from method and path",
     );
     has("operation `post_widgets` (POST /widgets): operationId derived from method and path");
+    // Bounds typify's types would not enforce become named, checked types.
+    has(
+        "operation `get_files_by_proxy` (GET /files/{proxy}): parameter depth: bounded number moved to components.schemas.GetFilesByProxyDepth",
+    );
+    has("schema NewWidget.size: bounded number moved to components.schemas.NewWidgetSize");
     has(
         "operation `get_files_by_proxy` (GET /files/{proxy}): operationId derived from method and path",
     );
@@ -73,6 +78,8 @@ fn normalised_export_generates_a_client() {
         "pub struct Widgets",
         "prefix: \"widget-service\"",
         "::kernel_core::typed::encode_path(",
+        "pub struct NewWidgetSize(i64);",
+        "pub struct GetFilesByProxyDepth(i64);",
     ] {
         assert!(code.contains(needle), "generated code lacks {needle:?}");
     }

@@ -16,6 +16,7 @@
 //! | [`redact`] | masking card-number-like text in printed paths and values |
 //! | `observability` | one tracing span per call |
 //! | [`layer`] | tower layer putting the client into request extensions |
+//! | [`formats`] | checksummed value formats the generated clients check (ABA routing numbers) |
 //! | [`typed`] | what the generated service clients run on ([`typed::ServiceContext`]) |
 //!
 //! ```no_run
@@ -36,6 +37,7 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod formats;
 pub mod layer;
 mod observability;
 pub mod redact;

@@ -133,6 +133,13 @@ async fn constrained_values_are_refused_before_anything_is_sent() {
             .send()
             .await
             .map(drop),
+        // Nine digits, wrong ABA checksum (the last digit of 021000021 changed).
+        kernel_bankdata::BankData::new(&kernel)
+            .lookup_routing_number()
+            .routing_number("021000022")
+            .send()
+            .await
+            .map(drop),
         kernel_k3::K3::new(&kernel)
             .tokenize()
             .body_map(|b| {
@@ -177,6 +184,28 @@ async fn constrained_values_are_refused_before_anything_is_sent() {
         sandbox.counters().assume_role_calls,
         0,
         "no credentials were even loaded"
+    );
+}
+
+#[test]
+fn checked_types_validate_when_built_and_keep_the_generated_api() {
+    use kernel_bankdata::types::RoutingNumber;
+    let ok = RoutingNumber::try_from("021000021").expect("a published routing number");
+    assert_eq!(ok.as_str(), "021000021"); // Deref<Target = String>, as typify's newtypes
+    assert_eq!(ok.to_string(), "021000021");
+    assert_eq!(String::from(ok.clone()), "021000021");
+    let why = RoutingNumber::try_from("021000022").expect_err("checksum");
+    assert!(
+        why.contains("checksum") && !why.contains("021000022"),
+        "{why}"
+    );
+    let why = "02100002".parse::<RoutingNumber>().expect_err("length");
+    assert!(why.contains("does not match"), "{why}");
+    // Responses go through the same check.
+    assert!(serde_json::from_value::<RoutingNumber>(json!("021000022")).is_err());
+    assert_eq!(
+        serde_json::from_value::<RoutingNumber>(json!("021000021")).expect("valid"),
+        ok
     );
 }
 

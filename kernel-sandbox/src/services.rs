@@ -385,16 +385,6 @@ fn bin_lookup(req: &ServiceRequest<'_>) -> ServiceResponse {
     }
 }
 
-/// ABA routing number checksum: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
-pub(crate) fn aba_valid(routing: &str) -> bool {
-    if routing.len() != 9 || !all_digits(routing) {
-        return false;
-    }
-    let d: Vec<u32> = routing.bytes().map(|b| u32::from(b - b'0')).collect();
-    let sum = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8]);
-    sum.is_multiple_of(10)
-}
-
 /// `(routing number, bank, city, state, ach, wire)` for well-known public routing numbers.
 const ROUTING_NUMBERS: &[(&str, &str, &str, &str, bool, bool)] = &[
     (
@@ -433,7 +423,7 @@ const ROUTING_NUMBERS: &[(&str, &str, &str, &str, bool, bool)] = &[
 
 fn bank_data(req: &ServiceRequest<'_>) -> ServiceResponse {
     let routing = match query_param(req.raw_query, "routing_number") {
-        Some(r) if aba_valid(&r) => r,
+        Some(r) if kernel_spec::formats::is_aba_routing_number(&r) => r,
         _ => return bad_request("invalid routing_number"),
     };
     match ROUTING_NUMBERS
@@ -531,10 +521,13 @@ mod tests {
     #[test]
     fn aba_checksums() {
         for (number, ..) in ROUTING_NUMBERS {
-            assert!(aba_valid(number), "{number}");
+            assert!(
+                kernel_spec::formats::is_aba_routing_number(number),
+                "{number}"
+            );
         }
-        assert!(!aba_valid("021000022"));
-        assert!(!aba_valid("02100002"));
+        assert!(!kernel_spec::formats::is_aba_routing_number("021000022"));
+        assert!(!kernel_spec::formats::is_aba_routing_number("02100002"));
     }
 
     #[test]
@@ -654,7 +647,7 @@ mod tests {
         assert_eq!(body["city"], "TAMPA");
         assert_eq!(body["ach_supported"], true);
         // Valid checksum, not in the table.
-        assert!(aba_valid("011000028"));
+        assert!(kernel_spec::formats::is_aba_routing_number("011000028"));
         assert_eq!(
             get("/bank-data-service/", "routing_number=011000028").0,
             StatusCode::NOT_FOUND

@@ -9,14 +9,16 @@
 //! path-level parameters, `$ref`'d request bodies and responses, several request media
 //! types, request `encoding`, `default` responses, JSON responses without a schema, enum
 //! values whose JSON type contradicts `type`, `oauth2` schemes without `flows`, a missing
-//! `info.version`.
+//! `info.version`, and inline bounded numbers, which move to `components.schemas` so that
+//! they get checked types ([`crate::checked`]).
 //!
 //! Refused: OpenAPI 3.1 and Swagger 2.0, path-item `$ref`s, external or dangling `$ref`s,
 //! cookie parameters, deepObject / space- / pipe-delimited query parameters, unsupported
 //! request media types (multipart, XML, …), operations without responses, `5XX` ranges and
 //! status 599 (reserved by the SDK), success (or error) responses of different shapes within
 //! one operation, duplicate operationIds, schema names that collide once converted to Rust,
-//! and named `oneOf`/`anyOf` schemas that are also `nullable`.
+//! named `oneOf`/`anyOf` schemas that are also `nullable`, and `x-kernel-sensitive` or a
+//! kernel format anywhere but on a component string schema.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -122,8 +124,24 @@ pub const CONSTRUCTS: &[(&str, &str)] = &[
         "read as plain strings (no chrono/uuid in the clients)",
     ),
     (
-        "`x-kernel-sensitive` outside components.schemas",
+        "`x-kernel-sensitive` outside components.schemas, or on a non-string schema",
         "refused (it would be ignored)",
+    ),
+    (
+        "`format: aba-routing-number` on a component string schema",
+        "a client type that checks the ABA checksum when built (the sandbox checks it too)",
+    ),
+    (
+        "`format: aba-routing-number` elsewhere",
+        "refused (it would be ignored)",
+    ),
+    (
+        "integer / number bounds typify's type does not enforce (`maximum`, `multipleOf`, exclusive bounds, a `minimum` other than 0 or 1, any bound on a number)",
+        "a checked client type (refuses out-of-range values when built); inline ones are moved to components.schemas under a derived name (`NewWidgetSize`)",
+    ),
+    (
+        "bounded numbers that are nullable, enums or have a `default`",
+        "typify's type (the upper bound is checked by the service only)",
     ),
     (
         "two parameters of one operation with the same Rust name (`Limit`, `limit`)",
@@ -176,9 +194,12 @@ pub fn normalise(spec: &str, doc: &mut Value) -> Result<Vec<Rewrite>, SpecError>
     check_refs(&cx, doc, doc)?;
     fix_enums(&mut cx, doc);
     fix_formats(&mut cx, doc);
-    check_sensitive(&cx, doc)?;
+    check_checked_markers(&cx, doc)?;
     check_schema_names(&cx, doc)?;
     fix_paths(&mut cx, doc)?;
+    for note in crate::checked::hoist_bounded_numbers(doc) {
+        cx.note(None, note);
+    }
     Ok(cx.rewrites)
 }
 
@@ -349,21 +370,41 @@ fn fix_formats(cx: &mut Ctx<'_>, v: &mut Value) {
     }
 }
 
-/// `x-kernel-sensitive` is honoured on component schemas only (they become redacting
-/// newtypes); anywhere else it would be silently ignored, so it is refused.
-fn check_sensitive(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
-    fn walk(v: &Value, at: &str, out: &mut Option<String>) {
+/// `x-kernel-sensitive` and the kernel formats (`format: aba-routing-number`) are
+/// honoured on component string schemas only: those become the generator's own checked
+/// newtypes, which replace typify's by name. Anywhere else the marker would be silently
+/// ignored (a card number logged, a checksum not checked), so it is refused.
+fn check_checked_markers(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
+    fn marker(v: &Value) -> Option<String> {
+        if crate::checked::is_sensitive(v) {
+            return Some("x-kernel-sensitive".into());
+        }
+        crate::checked::kernel_format(v).map(|f| format!("format: {f}"))
+    }
+    fn walk(v: &Value, at: &str, out: &mut Option<(String, String, &'static str)>) {
         if out.is_some() {
             return;
         }
         match v {
             Value::Object(map) => {
-                if map.get("x-kernel-sensitive").and_then(Value::as_bool) == Some(true) {
+                if let Some(m) = marker(v) {
                     let parts: Vec<&str> = at.split('/').collect();
                     let is_component =
                         parts.len() == 4 && parts[1] == "components" && parts[2] == "schemas";
                     if !is_component {
-                        *out = Some(at.to_owned());
+                        *out = Some((
+                            m,
+                            at.to_owned(),
+                            "is honoured on component schemas only: move the schema to components.schemas and $ref it",
+                        ));
+                        return;
+                    }
+                    if map.get("type").and_then(Value::as_str) != Some("string") {
+                        *out = Some((
+                            m,
+                            at.to_owned(),
+                            "is supported on `type: string` schemas only",
+                        ));
                         return;
                     }
                 }
@@ -386,10 +427,7 @@ fn check_sensitive(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
     let mut found = None;
     walk(doc, "", &mut found);
     match found {
-        Some(at) => Err(cx.err(
-            format!("x-kernel-sensitive at {at}"),
-            "is honoured on component schemas only: move the schema to components.schemas and $ref it",
-        )),
+        Some((m, at, why)) => Err(cx.err(format!("{m} at {at}"), why)),
         None => Ok(()),
     }
 }

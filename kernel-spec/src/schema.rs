@@ -1,5 +1,6 @@
 //! A small validator for OpenAPI 3.0 Schema Objects: the subset the kernel's specs use
-//! (`type`, `nullable`, `enum`, `pattern`, lengths, bounds, `items`, `properties`,
+//! (`type`, `nullable`, `enum`, `pattern`, `format` (kernel formats only), lengths,
+//! bounds, `multipleOf`, `items`, `properties`,
 //! `required`, `additionalProperties`, `allOf`/`oneOf`/`anyOf`, local `$ref`s).
 //!
 //! It checks the specs' examples and validates requests in the sandbox. It is written
@@ -204,6 +205,11 @@ fn check_string(s: &serde_json::Map<String, Value>, text: &str, at: &str) -> Res
             return Err(violation(at, format!("does not match {p}")));
         }
     }
+    if let Some(format) = s.get("format").and_then(Value::as_str)
+        && let Some(Err(why)) = crate::formats::check(format, text)
+    {
+        return Err(violation(at, why));
+    }
     Ok(())
 }
 
@@ -224,6 +230,14 @@ fn check_number(
         && (x > max || (excl_max && x == max))
     {
         return Err(violation(at, format!("above the maximum {max}")));
+    }
+    if let Some(m) = s.get("multipleOf").and_then(Value::as_f64)
+        && m > 0.0
+    {
+        let q = x / m;
+        if (q - q.round()).abs() > 1e-9 {
+            return Err(violation(at, format!("not a multiple of {m}")));
+        }
     }
     Ok(())
 }
@@ -350,6 +364,28 @@ mod tests {
             "allows at most 2 item(s)"
         );
         assert_eq!(v(json!([1])).unwrap_err().why, "expected object, got array");
+    }
+
+    #[test]
+    fn checks_kernel_formats_and_ignores_others() {
+        let d = doc();
+        let aba =
+            json!({"type": "string", "pattern": "^[0-9]{9}$", "format": "aba-routing-number"});
+        assert_eq!(validate(&d, &aba, &json!("021000021")), Ok(()));
+        let e = validate(&d, &aba, &json!("021000022")).unwrap_err();
+        assert!(e.why.contains("checksum"), "{e}");
+        assert!(!e.to_string().contains("021000022"));
+        // The pattern is reported first for a value of the wrong shape.
+        let e = validate(&d, &aba, &json!("12345")).unwrap_err();
+        assert!(e.why.contains("does not match"), "{e}");
+        let five = json!({"type": "integer", "multipleOf": 5});
+        assert_eq!(validate(&d, &five, &json!(15)), Ok(()));
+        assert_eq!(
+            validate(&d, &five, &json!(16)).unwrap_err().why,
+            "not a multiple of 5"
+        );
+        let email = json!({"type": "string", "format": "email"});
+        assert_eq!(validate(&d, &email, &json!("not an email")), Ok(()));
     }
 
     #[test]

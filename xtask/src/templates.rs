@@ -352,9 +352,15 @@ fn setter_types(spec: &Spec, module_path: &str) -> Result<BTreeMap<(String, Stri
                         .chars()
                         .filter(|c| !c.is_whitespace())
                         .collect();
-                    let text = match text.strip_prefix("types::") {
-                        Some(rest) => format!("{module_path}::types::{rest}"),
-                        None => text,
+                    // progenitor names the spec's types `types::X`; kernel-codegen's
+                    // checked types (replacements) are `crate::<module>::checked::X`.
+                    let crate_ident = module_path.split("::").next().unwrap_or(module_path);
+                    let text = if let Some(rest) = text.strip_prefix("types::") {
+                        format!("{module_path}::types::{rest}")
+                    } else if let Some(rest) = text.strip_prefix("crate::") {
+                        format!("{crate_ident}::{rest}")
+                    } else {
+                        text
                     };
                     out.insert(
                         (builder_name.to_snake_case(), f.sig.ident.to_string()),

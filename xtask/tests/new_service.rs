@@ -86,6 +86,11 @@ async fn main() {
     let new: kernel_widgets::types::NewWidget =
         serde_json::from_value(serde_json::json!({"name": "gear", "size": 5})).expect("valid");
     let created = widgets.post_widgets().body(new).send().await.expect("post");
+    // Bounds typify's types do not enforce (size 1..=10, depth 1..=5) are checked types.
+    assert!(kernel_widgets::types::NewWidgetSize::try_from(11).is_err());
+    assert!(serde_json::from_value::<kernel_widgets::types::NewWidget>(serde_json::json!({"name": "gear", "size": 11})).is_err());
+    let deep = widgets.get_files_by_proxy().proxy("manual").depth(9).send().await;
+    assert!(matches!(deep, Err(kernel_core::Error::InvalidRequest(_))), "{deep:?}");
     assert_eq!(created.status().as_u16(), 201);
     let file = widgets.get_files_by_proxy().proxy("manual").send().await.expect("files");
     assert_eq!(file.path, "manual");
