@@ -263,14 +263,27 @@ fn numeric_newtype(name: &str, schema: &Value) -> TokenStream {
         };
         checks.extend(quote! { if #refused { return Err(#msg); } });
     }
-    if integer
-        && let Some(m) = number("multipleOf")
-        && m >= 1.0
-        && m.fract() == 0.0
-    {
-        let m = m as i128;
+    // multipleOf > 0 is guaranteed by normalisation. An integral one on an integer is
+    // exact; otherwise the quotient must be within rounding error of an integer (relative
+    // tolerance, as kernel-spec's validator: `0.1 * 3` is a multiple of 0.1).
+    if let Some(m) = number("multipleOf") {
         let msg = format!("{label}: not a multiple of {m}");
-        checks.extend(quote! { if #value % #m != 0 { return Err(#msg); } });
+        if integer && m.fract() == 0.0 {
+            let m = m as i128;
+            checks.extend(quote! { if #value % #m != 0 { return Err(#msg); } });
+        } else {
+            let as_float = if integer {
+                quote!(value as f64)
+            } else {
+                quote!(value)
+            };
+            checks.extend(quote! {
+                let quotient = #as_float / #m;
+                if (quotient - quotient.round()).abs() > 1e-9 * quotient.abs().max(1.0) {
+                    return Err(#msg);
+                }
+            });
+        }
     }
     let described = schema
         .get("description")

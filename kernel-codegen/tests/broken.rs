@@ -133,6 +133,14 @@ fn constructs_the_generator_cannot_handle_are_refused_by_name() {
         integer_rtn,
         "broken.yaml: format: aba-routing-number at /components/schemas/Rtn: is supported on `type: string` schemas only"
     );
+    let impossible = attempt(&spec(
+        OK_OP,
+        "    Month: { type: integer, minimum: 13, maximum: 12 }\n",
+    ));
+    assert_eq!(
+        impossible,
+        "broken.yaml: schema at /components/schemas/Month: no value satisfies its minimum and maximum"
+    );
     let v31 = attempt("openapi: 3.1.0\ninfo: { title: t, version: '1' }\npaths: {}\n");
     assert_eq!(
         v31,

@@ -26,7 +26,8 @@ mod constraints {
 }
 
 use constraints::types::{
-    ListItemsAbove, ListItemsLimit, ListItemsRatio, ListItemsStep, Page, Pin, Routing,
+    ListItemsAbove, ListItemsAmount, ListItemsHalf, ListItemsLimit, ListItemsRatio, ListItemsStep,
+    Page, Pin, Routing,
 };
 
 #[test]
@@ -71,6 +72,17 @@ fn number_bounds_are_checked_and_must_be_finite() {
     assert!(ListItemsRatio::try_from(f64::NAN).is_err());
     assert!(ListItemsRatio::try_from(f64::INFINITY).is_err());
     assert!(ListItemsRatio::try_from(0i32).is_ok());
+    // multipleOf 0.01 (an amount in cents), within floating-point rounding.
+    for ok in [0.0, 0.1 * 3.0, 12.34, 1_000_000.07] {
+        assert!(ListItemsAmount::try_from(ok).is_ok(), "{ok}");
+    }
+    assert_eq!(
+        ListItemsAmount::try_from(12.345),
+        Err("ListItemsAmount: not a multiple of 0.01")
+    );
+    // A fractional multipleOf on an integer: multiples of 2.5 that are integers.
+    assert!(ListItemsHalf::try_from(5).is_ok());
+    assert!(ListItemsHalf::try_from(7).is_err());
 }
 
 #[test]

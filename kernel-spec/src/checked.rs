@@ -66,6 +66,70 @@ pub fn is_bounded_number(schema: &Value) -> bool {
     !typify_enforces
 }
 
+/// Why a number schema's bounds admit no value or are invalid (`multipleOf` must be
+/// positive), if they do. Such a schema would make a type nothing can be built of.
+pub fn impossible_bounds(schema: &Value) -> Option<&'static str> {
+    let s = schema.as_object()?;
+    let integer = match s.get("type").and_then(Value::as_str) {
+        Some("integer") => true,
+        Some("number") => false,
+        _ => return None,
+    };
+    if let Some(m) = s.get("multipleOf")
+        && !m.as_f64().is_some_and(|m| m > 0.0 && m.is_finite())
+    {
+        return Some("multipleOf must be a number greater than 0");
+    }
+    let flag = |k: &str| s.get(k).and_then(Value::as_bool) == Some(true);
+    let (Some(min), Some(max)) = (
+        s.get("minimum").and_then(Value::as_f64),
+        s.get("maximum").and_then(Value::as_f64),
+    ) else {
+        return None;
+    };
+    let empty = if integer {
+        let low = if flag("exclusiveMinimum") {
+            min.floor() + 1.0
+        } else {
+            min.ceil()
+        };
+        let high = if flag("exclusiveMaximum") {
+            max.ceil() - 1.0
+        } else {
+            max.floor()
+        };
+        low > high
+    } else {
+        min > max || (min == max && (flag("exclusiveMinimum") || flag("exclusiveMaximum")))
+    };
+    empty.then_some("no value satisfies its minimum and maximum")
+}
+
+/// The first schema in `doc` whose bounds are impossible: `(JSON pointer, why)`.
+pub(crate) fn find_impossible_bounds(doc: &Value) -> Option<(String, &'static str)> {
+    fn walk(v: &Value, at: &str) -> Option<(String, &'static str)> {
+        match v {
+            Value::Object(map) => {
+                if let Some(why) = impossible_bounds(v) {
+                    return Some((at.to_owned(), why));
+                }
+                map.iter().find_map(|(k, child)| {
+                    walk(
+                        child,
+                        &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    )
+                })
+            }
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, child)| walk(child, &format!("{at}/{i}"))),
+            _ => None,
+        }
+    }
+    walk(doc, "")
+}
+
 /// Whether kernel-codegen writes the type of this (component) schema itself.
 pub fn is_checked(schema: &Value) -> bool {
     is_sensitive(schema) || kernel_format(schema).is_some() || is_bounded_number(schema)
@@ -285,6 +349,51 @@ mod tests {
         ] {
             assert!(is_bounded_number(&checked), "{checked}");
         }
+    }
+
+    #[test]
+    fn impossible_bounds_are_named() {
+        for (schema, why) in [
+            (
+                json!({"type": "integer", "minimum": 5, "maximum": 4}),
+                "no value",
+            ),
+            (
+                json!({"type": "integer", "minimum": 1.2, "maximum": 1.8}),
+                "no value",
+            ),
+            (
+                json!({"type": "integer", "minimum": 1, "maximum": 2, "exclusiveMinimum": true, "exclusiveMaximum": true}),
+                "no value",
+            ),
+            (
+                json!({"type": "number", "minimum": 1, "maximum": 1, "exclusiveMaximum": true}),
+                "no value",
+            ),
+            (json!({"type": "integer", "multipleOf": 0}), "multipleOf"),
+            (json!({"type": "number", "multipleOf": -0.5}), "multipleOf"),
+            (json!({"type": "integer", "multipleOf": "5"}), "multipleOf"),
+        ] {
+            assert!(
+                impossible_bounds(&schema).is_some_and(|w| w.contains(why)),
+                "{schema}"
+            );
+        }
+        for fine in [
+            json!({"type": "integer", "minimum": 1, "maximum": 1}),
+            json!({"type": "integer", "minimum": 1, "maximum": 3, "exclusiveMinimum": true, "exclusiveMaximum": true}),
+            json!({"type": "number", "minimum": 0.5, "maximum": 0.5}),
+            json!({"type": "number", "multipleOf": 0.01}),
+            json!({"type": "string", "minimum": 5, "maximum": 4}),
+        ] {
+            assert_eq!(impossible_bounds(&fine), None, "{fine}");
+        }
+        let doc = json!({"components": {"schemas": {"A": {"type": "object", "properties": {
+            "n": {"type": "integer", "minimum": 9, "maximum": 1}}}}}});
+        assert_eq!(
+            find_impossible_bounds(&doc).map(|(at, _)| at).as_deref(),
+            Some("/components/schemas/A/properties/n")
+        );
     }
 
     #[test]

@@ -140,6 +140,10 @@ pub const CONSTRUCTS: &[(&str, &str)] = &[
         "a checked client type (refuses out-of-range values when built); inline ones are moved to components.schemas under a derived name (`NewWidgetSize`)",
     ),
     (
+        "bounds no value satisfies (`minimum` above `maximum`, no integer between them); `multipleOf` not above 0",
+        "refused",
+    ),
+    (
         "bounded numbers that are nullable, enums or have a `default`",
         "typify's type (the upper bound is checked by the service only)",
     ),
@@ -195,6 +199,9 @@ pub fn normalise(spec: &str, doc: &mut Value) -> Result<Vec<Rewrite>, SpecError>
     fix_enums(&mut cx, doc);
     fix_formats(&mut cx, doc);
     check_checked_markers(&cx, doc)?;
+    if let Some((at, why)) = crate::checked::find_impossible_bounds(doc) {
+        return Err(cx.err(format!("schema at {at}"), why));
+    }
     check_schema_names(&cx, doc)?;
     fix_paths(&mut cx, doc)?;
     for note in crate::checked::hoist_bounded_numbers(doc) {

@@ -235,7 +235,7 @@ fn check_number(
         && m > 0.0
     {
         let q = x / m;
-        if (q - q.round()).abs() > 1e-9 {
+        if (q - q.round()).abs() > 1e-9 * q.abs().max(1.0) {
             return Err(violation(at, format!("not a multiple of {m}")));
         }
     }
