@@ -86,6 +86,14 @@ pub(crate) fn newtypes(spec: &str, doc: &Value) -> Result<TokenStream, SpecError
             let msg = format!("{label}: longer than {n} character(s)");
             quote! { if value.chars().count() > #n as usize { return Err(#msg); } }
         });
+        let allowed = schema.get("enum").and_then(Value::as_array).map(|values| {
+            let values: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+            let msg = format!("{label}: not one of the spec's values");
+            quote! {
+                const ALLOWED: &[&str] = &[#(#values),*];
+                if !ALLOWED.contains(&value) { return Err(#msg); }
+            }
+        });
         let pattern = match schema.get("pattern").and_then(Value::as_str) {
             Some(p) => {
                 if regress::Regex::new(p).is_err() {
@@ -113,10 +121,12 @@ pub(crate) fn newtypes(spec: &str, doc: &Value) -> Result<TokenStream, SpecError
                     Self::check(&value)?;
                     Ok(Self(value))
                 }
+                #[allow(unused_variables)] // a schema may have no constraint but its type
                 fn check(value: &str) -> Result<(), &'static str> {
                     #min
                     #max
                     #pattern
+                    #allowed
                     #format
                     Ok(())
                 }
@@ -223,45 +233,79 @@ fn numeric_newtype(name: &str, schema: &Value) -> TokenStream {
     } else {
         quote!(value)
     };
-    let literal = |v: f64, round: fn(f64) -> f64| -> TokenStream {
-        if integer {
-            let v = round(v) as i128;
-            quote!(#v)
+    // An integer bound written as an integer is used exactly (f64 would round
+    // 9007199254740993); a fractional one is rounded towards the allowed side.
+    let literal = |key: &str, round: fn(f64) -> f64| -> Option<TokenStream> {
+        let written = schema.get(key)?;
+        let v = written.as_f64()?;
+        Some(if integer {
+            let exact = written
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| written.as_u64().map(i128::from))
+                .unwrap_or(round(v) as i128);
+            quote!(#exact)
         } else {
             quote!(#v)
-        }
+        })
     };
-    if let Some(min) = number("minimum") {
-        let (refused, msg) = if flag("exclusiveMinimum") {
-            let b = literal(min, f64::floor);
+    // Messages quote the bound as the spec wrote it.
+    let written = |key: &str| schema.get(key).map(ToString::to_string).unwrap_or_default();
+    let (exclusive_min, exclusive_max) = (flag("exclusiveMinimum"), flag("exclusiveMaximum"));
+    if let Some(b) = literal(
+        "minimum",
+        if exclusive_min { f64::floor } else { f64::ceil },
+    ) {
+        let (refused, msg) = if exclusive_min {
             (
                 quote!(#value <= #b),
-                format!("{label}: must be above {min}"),
+                format!("{label}: must be above {}", written("minimum")),
             )
         } else {
-            let b = literal(min, f64::ceil);
             (
                 quote!(#value < #b),
-                format!("{label}: below the minimum {min}"),
+                format!("{label}: below the minimum {}", written("minimum")),
             )
         };
         checks.extend(quote! { if #refused { return Err(#msg); } });
     }
-    if let Some(max) = number("maximum") {
-        let (refused, msg) = if flag("exclusiveMaximum") {
-            let b = literal(max, f64::ceil);
+    if let Some(b) = literal(
+        "maximum",
+        if exclusive_max { f64::ceil } else { f64::floor },
+    ) {
+        let (refused, msg) = if exclusive_max {
             (
                 quote!(#value >= #b),
-                format!("{label}: must be below {max}"),
+                format!("{label}: must be below {}", written("maximum")),
             )
         } else {
-            let b = literal(max, f64::floor);
             (
                 quote!(#value > #b),
-                format!("{label}: above the maximum {max}"),
+                format!("{label}: above the maximum {}", written("maximum")),
             )
         };
         checks.extend(quote! { if #refused { return Err(#msg); } });
+    }
+    // A sized integer format (typify would have used i32, u8, …) keeps its range.
+    let format_range: Option<(i128, i128)> = match schema.get("format").and_then(Value::as_str) {
+        Some("int8") => Some((i8::MIN.into(), i8::MAX.into())),
+        Some("int16") => Some((i16::MIN.into(), i16::MAX.into())),
+        Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+        Some("uint8") => Some((0, u8::MAX.into())),
+        Some("uint16") => Some((0, u16::MAX.into())),
+        Some("uint32") => Some((0, u32::MAX.into())),
+        Some("uint64") => Some((0, i64::MAX.into())),
+        _ => None,
+    };
+    if integer && let Some((low, high)) = format_range {
+        let msg = format!(
+            "{label}: out of the {} range",
+            schema
+                .get("format")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        );
+        checks.extend(quote! { if #value < #low || #value > #high { return Err(#msg); } });
     }
     // multipleOf > 0 is guaranteed by normalisation. An integral one on an integer is
     // exact; otherwise the quotient must be within rounding error of an integer (relative
@@ -367,6 +411,7 @@ fn numeric_newtype(name: &str, schema: &Value) -> TokenStream {
                 Self::check(value)?;
                 Ok(Self(value))
             }
+            #[allow(unused_variables)]
             fn check(value: #inner) -> Result<(), &'static str> {
                 #checks
                 Ok(())

@@ -114,13 +114,13 @@ fn settings(spec: &Spec, meta: &ServiceMeta) -> GenerationSettings {
         .with_derive("PartialEq")
         .with_map_type("::std::collections::BTreeMap");
     for name in checked::checked_schemas(&spec.doc) {
+        // typify looks replacements up by the Rust name it derives (`card-number` →
+        // `CardNumber`), not by the schema's name: keyed by the schema name, a sensitive
+        // schema named `card-number` would silently keep typify's value-printing type.
+        let rust_name = kernel_spec::normalise::rust_type_name(&name);
         s.with_replacement(
-            &name,
-            format!(
-                "crate::{}::checked::{}",
-                meta.module,
-                kernel_spec::normalise::rust_type_name(&name)
-            ),
+            &rust_name,
+            format!("crate::{}::checked::{rust_name}", meta.module),
             std::iter::empty(),
         );
     }

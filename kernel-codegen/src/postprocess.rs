@@ -113,6 +113,7 @@ impl VisitMut for WrapSend {
         let mut added = Vec::new();
         for item in block.items.iter_mut() {
             let syn::ImplItem::Fn(f) = item else { continue };
+            explain_conversion_errors(f);
             if f.sig.ident != "send" || f.sig.asyncness.is_none() {
                 continue;
             }
@@ -159,6 +160,110 @@ impl VisitMut for WrapSend {
     }
 }
 
+/// A parameter setter (`fn card_bin<V>(self, value: V) where V: TryInto<T>`) drops the
+/// conversion's error (`map_err(|_| "conversion to `T` for card_bin failed")`), so a
+/// refused value said nothing of the rule it broke. Body setters already keep it, with a
+/// `Display` bound on the error: parameter setters get the same bound and keep the
+/// error too. The errors of the types that reach these setters (kernel-codegen's checked
+/// types, typify's, std's integer conversions, `Infallible`) name the rule, never the
+/// value. The type in the message is shortened to its name (`crate :: m :: checked ::
+/// ListItemsLimit` → `ListItemsLimit`).
+fn explain_conversion_errors(f: &mut syn::ImplItemFn) {
+    let Some(target) = try_into_target(&f.sig) else {
+        return;
+    };
+    let mut pass = KeepConversionError { rewritten: false };
+    pass.visit_block_mut(&mut f.block);
+    if pass.rewritten
+        && let Some(wc) = f.sig.generics.where_clause.as_mut()
+    {
+        wc.predicates.push(syn::parse_quote! {
+            <V as std::convert::TryInto<#target>>::Error: std::fmt::Display
+        });
+    }
+}
+
+/// `T` of a setter whose only generic parameter `V` is bound by `V: TryInto<T>` and has no
+/// other bound on its error yet.
+fn try_into_target(sig: &syn::Signature) -> Option<syn::Type> {
+    let wc = sig.generics.where_clause.as_ref()?;
+    if wc.predicates.len() != 1 {
+        return None;
+    }
+    let syn::WherePredicate::Type(t) = wc.predicates.first()? else {
+        return None;
+    };
+    if t.bounded_ty.to_token_stream().to_string() != "V" {
+        return None;
+    }
+    let syn::TypeParamBound::Trait(tb) = t.bounds.first()? else {
+        return None;
+    };
+    let last = tb.path.segments.last()?;
+    if last.ident != "TryInto" {
+        return None;
+    }
+    type_args(last).next()
+}
+
+struct KeepConversionError {
+    rewritten: bool,
+}
+
+impl VisitMut for KeepConversionError {
+    fn visit_expr_closure_mut(&mut self, c: &mut syn::ExprClosure) {
+        let discards = c.inputs.len() == 1 && matches!(c.inputs.first(), Some(syn::Pat::Wild(_)));
+        if discards && let Some(message) = conversion_message(&c.body) {
+            let message = shorten_type_paths(&message);
+            *c = syn::parse_quote! {
+                |e| format!("{}: {}", #message, e)
+            };
+            self.rewritten = true;
+            return;
+        }
+        syn::visit_mut::visit_expr_closure_mut(self, c);
+    }
+}
+
+/// The literal of `"conversion to …".to_string()` (possibly inside a block).
+fn conversion_message(body: &syn::Expr) -> Option<String> {
+    let expr = match body {
+        syn::Expr::Block(b) if b.block.stmts.len() == 1 => match &b.block.stmts[0] {
+            syn::Stmt::Expr(e, None) => e,
+            _ => return None,
+        },
+        other => other,
+    };
+    let syn::Expr::MethodCall(call) = expr else {
+        return None;
+    };
+    if call.method != "to_string" {
+        return None;
+    }
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(text),
+        ..
+    }) = &*call.receiver
+    else {
+        return None;
+    };
+    let text = text.value();
+    text.starts_with("conversion to `").then_some(text)
+}
+
+/// ``conversion to `crate :: m :: checked :: X` for x failed`` → ``conversion to `X` for x
+/// failed`` (generic types such as `Vec < X >` are left as progenitor wrote them).
+fn shorten_type_paths(message: &str) -> String {
+    let mut parts: Vec<String> = message.split('`').map(str::to_owned).collect();
+    for (i, part) in parts.iter_mut().enumerate() {
+        if i % 2 == 1 && part.contains("::") && !part.contains('<') {
+            let name = part.rsplit("::").next().unwrap_or(part).trim().to_owned();
+            *part = name;
+        }
+    }
+    parts.join("`")
+}
+
 fn replace_encode_path(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     use proc_macro2::{Group, TokenTree};
     let mut out = Vec::new();
@@ -196,24 +301,23 @@ fn result_args(output: &syn::ReturnType) -> Option<(syn::Type, syn::Type)> {
     if last.ident != "Result" {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    let mut types = args.args.iter().filter_map(|a| match a {
-        syn::GenericArgument::Type(t) => Some(t.clone()),
-        _ => None,
-    });
+    let mut types = type_args(last);
     Some((types.next()?, types.next()?))
 }
 
 /// `X<T>` → `T`.
 fn inner_arg(ty: &syn::Type) -> Option<syn::Type> {
     let syn::Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
+    type_args(p.path.segments.last()?).next()
+}
+
+/// The type arguments of a path segment (`Result<A, B>` → `A`, `B`).
+fn type_args(segment: &syn::PathSegment) -> impl Iterator<Item = syn::Type> + '_ {
+    let args = match &segment.arguments {
+        syn::PathArguments::AngleBracketed(args) => Some(args.args.iter()),
+        _ => None,
     };
-    args.args.iter().find_map(|a| match a {
+    args.into_iter().flatten().filter_map(|a| match a {
         syn::GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
     })

@@ -26,8 +26,8 @@ mod constraints {
 }
 
 use constraints::types::{
-    ListItemsAbove, ListItemsAmount, ListItemsHalf, ListItemsLimit, ListItemsRatio, ListItemsStep,
-    Page, Pin, Routing,
+    ListItemsAbove, ListItemsAmount, ListItemsBig, ListItemsHalf, ListItemsLimit, ListItemsRatio,
+    ListItemsShelf, ListItemsStep, ListItemsXBatch, Page, Pin, Routing,
 };
 
 #[test]
@@ -55,6 +55,20 @@ fn integer_bounds_are_checked_from_every_integer_type_and_from_text() {
     // Exclusive minimum 10: 11 is the first value allowed.
     assert!(ListItemsAbove::try_from(10).is_err());
     assert!(ListItemsAbove::try_from(11).is_ok());
+    // A bound beyond f64's exact integers is used exactly.
+    assert!(ListItemsBig::try_from(9_007_199_254_740_993_i64).is_ok());
+    assert_eq!(
+        ListItemsBig::try_from(9_007_199_254_740_994_i64),
+        Err("ListItemsBig: above the maximum 9007199254740993")
+    );
+    // format: int32 keeps its range once the type is kernel-codegen's (i64 inside).
+    assert!(ListItemsXBatch::try_from(i64::from(i32::MAX)).is_ok());
+    assert_eq!(
+        ListItemsXBatch::try_from(3_000_000_000_i64),
+        Err("ListItemsXBatch: out of the int32 range")
+    );
+    assert!(ListItemsXBatch::try_from(-1).is_err());
+    assert!(ListItemsShelf::try_from(10).is_err());
     // multipleOf 5, no bounds.
     assert!(ListItemsStep::try_from(-15).is_ok());
     assert_eq!(
@@ -93,8 +107,24 @@ fn formats_and_sensitive_values_are_checked_types_too() {
         why.contains("checksum") && !why.contains("021000022"),
         "{why}"
     );
+    // An enum on a format schema is checked too.
+    use constraints::types::KnownRouting;
+    assert!(KnownRouting::try_from("011000015").is_ok());
+    assert_eq!(
+        KnownRouting::try_from("026009593"),
+        Err("KnownRouting: not one of the spec's values")
+    );
+    // A schema name that cannot start a Rust identifier is named as typify would.
+    assert!(constraints::types::X3dsAttempts::try_from(4).is_err());
     let pin = Pin::try_from("1234").expect("valid");
     assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
+    // A schema name that is not already a Rust name still gets the redacting type.
+    let page: Page =
+        serde_json::from_value(json!({"count": 1, "pan": "4111111111111111"})).expect("valid");
+    assert!(
+        !format!("{page:?}").contains("4111111111111111"),
+        "{page:?}"
+    );
     assert_eq!(pin.expose(), "1234");
     let why = Pin::try_from("12").expect_err("too short");
     assert!(!why.contains("12\""), "{why}");
@@ -122,6 +152,8 @@ async fn a_builder_refuses_out_of_range_values_before_planning_anything() {
     // In range: planned, with every value in the query string.
     let e = dry()
         .list_items()
+        .shelf(3)
+        .x_batch(7)
         .limit(5)
         .step(15)
         .ratio(0.25)
@@ -139,27 +171,31 @@ async fn a_builder_refuses_out_of_range_values_before_planning_anything() {
         assert_eq!(plans.len(), 1);
         assert!(
             plans[0].url.as_str().ends_with(
-                "/constraints-service/items?above=11&limit=5&ratio=0.25&routing=021000021&step=15"
+                "/constraints-service/shelves/3/items?above=11&limit=5&ratio=0.25&routing=021000021&step=15"
             ),
             "{}",
             plans[0].url
         );
     }
     // Each out-of-range value stops the call before a plan is even made.
+    // The required parameters, valid.
+    fn ok(b: constraints::builder::ListItems<'_>) -> constraints::builder::ListItems<'_> {
+        b.shelf(3).limit(5)
+    }
     let refused = [
-        dry().list_items().limit(500).send().await.map(drop),
-        dry().list_items().limit(5).step(7).send().await.map(drop),
         dry()
             .list_items()
-            .limit(5)
-            .ratio(1.5)
+            .shelf(3)
+            .limit(500)
             .send()
             .await
             .map(drop),
-        dry().list_items().limit(5).above(10).send().await.map(drop),
-        dry()
-            .list_items()
-            .limit(5)
+        dry().list_items().shelf(10).limit(5).send().await.map(drop),
+        ok(dry().list_items()).x_batch(-1).send().await.map(drop),
+        ok(dry().list_items()).step(7).send().await.map(drop),
+        ok(dry().list_items()).ratio(1.5).send().await.map(drop),
+        ok(dry().list_items()).above(10).send().await.map(drop),
+        ok(dry().list_items())
             .routing("021000022")
             .send()
             .await
@@ -167,13 +203,28 @@ async fn a_builder_refuses_out_of_range_values_before_planning_anything() {
         // A required parameter never set.
         dry().list_items().send().await.map(drop),
     ];
+    let mut messages = Vec::new();
     for (i, r) in refused.into_iter().enumerate() {
         let e = r.expect_err("refused");
         assert!(
             matches!(e, Error::InvalidRequest(RequestError::Parameter { .. })),
             "case {i}: {e:?}"
         );
+        messages.push(e.to_string());
     }
+    // The message names the parameter, its type and the rule (not the value).
+    for expected in [
+        "conversion to `ListItemsLimit` for limit failed: ListItemsLimit: above the maximum 100",
+        "conversion to `ListItemsShelf` for shelf failed: ListItemsShelf: above the maximum 9",
+        "for x_batch failed: ListItemsXBatch: below the minimum 0",
+        "for routing failed: Routing: not an ABA routing number (checksum)",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(expected)),
+            "{expected}: {messages:#?}"
+        );
+    }
+    assert!(!messages.iter().any(|m| m.contains("021000022")));
     assert_eq!(
         plans.lock().expect("lock").len(),
         1,

@@ -170,6 +170,7 @@ async fn constrained_values_are_refused_before_anything_is_sent() {
             .await
             .map(drop),
     ];
+    let mut messages = Vec::new();
     for (i, r) in cases.into_iter().enumerate() {
         let e = r.expect_err("refused");
         assert!(
@@ -178,6 +179,21 @@ async fn constrained_values_are_refused_before_anything_is_sent() {
         );
         let text = format!("{e} {e:?}");
         assert!(!text.contains("4111"), "case {i} quotes the value: {text}");
+        assert!(
+            !text.contains("021000022"),
+            "case {i} quotes the value: {text}"
+        );
+        messages.push(e.to_string());
+    }
+    // Parameters name the rule they broke, as body fields do.
+    for rule in [
+        "conversion to `CardBin` for card_bin failed: doesn't match pattern",
+        "for routing_number failed: RoutingNumber: not an ABA routing number (checksum)",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(rule)),
+            "{rule}: {messages:#?}"
+        );
     }
     assert_eq!(sandbox.counters().gateway_requests, 0, "nothing was sent");
     assert_eq!(

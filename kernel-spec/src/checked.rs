@@ -130,6 +130,22 @@ pub(crate) fn find_impossible_bounds(doc: &Value) -> Option<(String, &'static st
     walk(doc, "")
 }
 
+/// Bounds that would need a checked type but are left to typify because the schema is
+/// nullable, an enum or has a `default` (regen notes them: the client does not check them).
+fn bounds_left_to_typify(schema: &Value) -> bool {
+    let Some(s) = schema.as_object() else {
+        return false;
+    };
+    if is_bounded_number(schema) {
+        return false;
+    }
+    let mut plain = s.clone();
+    for k in ["nullable", "enum", "default"] {
+        plain.remove(k);
+    }
+    is_bounded_number(&Value::Object(plain))
+}
+
 /// Whether kernel-codegen writes the type of this (component) schema itself.
 pub fn is_checked(schema: &Value) -> bool {
     is_sensitive(schema) || kernel_format(schema).is_some() || is_bounded_number(schema)
@@ -162,6 +178,7 @@ pub(crate) fn hoist_bounded_numbers(doc: &mut Value) -> Vec<String> {
             })
             .unwrap_or_default(),
         hoisted: Vec::new(),
+        notes: Vec::new(),
     };
     // Inside component schemas (a component that is itself bounded is already named).
     if let Some(schemas) = doc
@@ -169,7 +186,9 @@ pub(crate) fn hoist_bounded_numbers(doc: &mut Value) -> Vec<String> {
         .and_then(Value::as_object_mut)
     {
         for (name, schema) in schemas.iter_mut() {
-            h.children(schema, &rust_type_name(name), &format!("schema {name}"));
+            let at = format!("schema {name}");
+            h.note_unchecked(schema, &at);
+            h.children(schema, &rust_type_name(name), &at);
         }
     }
     // Parameters, request bodies and responses of every operation.
@@ -186,20 +205,19 @@ pub(crate) fn hoist_bounded_numbers(doc: &mut Value) -> Vec<String> {
         }
     }
     if h.hoisted.is_empty() {
-        return Vec::new();
+        return h.notes;
     }
     let Value::Object(schemas) = object_at(object_at(doc, "components"), "schemas") else {
         unreachable!("object_at returns a mapping")
     };
-    h.hoisted
-        .into_iter()
-        .map(|(name, schema, at)| {
-            let note =
-                format!("{at}: bounded number moved to components.schemas.{name} (a checked type)");
-            schemas.insert(name, schema);
-            note
-        })
-        .collect()
+    let mut notes = std::mem::take(&mut h.notes);
+    notes.extend(h.hoisted.into_iter().map(|(name, schema, at)| {
+        let note =
+            format!("{at}: bounded number moved to components.schemas.{name} (a checked type)");
+        schemas.insert(name, schema);
+        note
+    }));
+    notes
 }
 
 /// `parent[key]` as a mapping, made one if it is missing or not a mapping.
@@ -222,6 +240,8 @@ struct Hoister {
     taken: BTreeSet<String>,
     /// `(component name, schema, where it was)`.
     hoisted: Vec<(String, Value, String)>,
+    /// Bounds the client will not check, for the spec's owners.
+    notes: Vec<String>,
 }
 
 impl Hoister {
@@ -275,15 +295,27 @@ impl Hoister {
         }
     }
 
+    fn note_unchecked(&mut self, schema: &Value, at: &str) {
+        if bounds_left_to_typify(schema) {
+            self.notes.push(format!(
+                "{at}: bounds not checked by the client (the schema is nullable, an enum or has a default; the service checks them)"
+            ));
+        }
+    }
+
     /// A schema in a position that may be replaced by a `$ref`.
     fn visit(&mut self, schema: &mut Value, name: &str, at: &str) {
         if schema.get("$ref").is_some() {
             return;
         }
+        self.note_unchecked(schema, at);
         if is_bounded_number(schema) {
             let mut unique = name.to_owned();
             let mut n = 2;
-            while !self.taken.insert(unique.to_ascii_lowercase()) {
+            while !self
+                .taken
+                .insert(rust_type_name(&unique).to_ascii_lowercase())
+            {
                 unique = format!("{name}{n}");
                 n += 1;
             }
@@ -304,6 +336,18 @@ impl Hoister {
         let Some(s) = schema.as_object_mut() else {
             return;
         };
+        for key in ["allOf", "oneOf", "anyOf"] {
+            let members = s.get(key).and_then(Value::as_array).map(Vec::as_slice);
+            if members
+                .unwrap_or_default()
+                .iter()
+                .any(|m| is_bounded_number(m) || bounds_left_to_typify(m))
+            {
+                self.notes.push(format!(
+                    "{at}: bounds inside {key} not checked by the client (the service checks them)"
+                ));
+            }
+        }
         if let Some(props) = s.get_mut("properties").and_then(Value::as_object_mut) {
             for (prop, sub) in props.iter_mut() {
                 let type_name = format!("{name}{}", rust_type_name(prop));
@@ -409,14 +453,25 @@ mod tests {
             "components": {"schemas": {
                 "Card": {"type": "object", "properties": {
                     "expMonth": {"type": "integer", "minimum": 1, "maximum": 12},
-                    "count": {"type": "integer", "minimum": 0}
+                    "count": {"type": "integer", "minimum": 0},
+                    "maybe": {"type": "integer", "maximum": 5, "nullable": true},
+                    "mixed": {"allOf": [{"type": "integer", "maximum": 5}]}
                 }},
                 "CardExpMonth": {"type": "string"},
                 "Level": {"type": "integer", "minimum": 1, "maximum": 5}
             }}
         });
         let notes = hoist_bounded_numbers(&mut doc);
-        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert_eq!(notes.len(), 5, "{notes:?}");
+        for unchecked in [
+            "schema Card.maybe: bounds not checked by the client (the schema is nullable",
+            "schema Card.mixed: bounds inside allOf not checked by the client",
+        ] {
+            assert!(
+                notes.iter().any(|n| n.starts_with(unchecked)),
+                "{unchecked}: {notes:?}"
+            );
+        }
         let schemas = &doc["components"]["schemas"];
         // The derived name was taken: a suffix makes it unique.
         assert_eq!(

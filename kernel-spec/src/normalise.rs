@@ -124,16 +124,12 @@ pub const CONSTRUCTS: &[(&str, &str)] = &[
         "read as plain strings (no chrono/uuid in the clients)",
     ),
     (
-        "`x-kernel-sensitive` outside components.schemas, or on a non-string schema",
+        "`x-kernel-sensitive` or a kernel format outside components.schemas, or on a non-string or nullable schema",
         "refused (it would be ignored)",
     ),
     (
         "`format: aba-routing-number` on a component string schema",
         "a client type that checks the ABA checksum when built (the sandbox checks it too)",
-    ),
-    (
-        "`format: aba-routing-number` elsewhere",
-        "refused (it would be ignored)",
     ),
     (
         "integer / number bounds typify's type does not enforce (`maximum`, `multipleOf`, exclusive bounds, a `minimum` other than 0 or 1, any bound on a number)",
@@ -144,8 +140,8 @@ pub const CONSTRUCTS: &[(&str, &str)] = &[
         "refused",
     ),
     (
-        "bounded numbers that are nullable, enums or have a `default`",
-        "typify's type (the upper bound is checked by the service only)",
+        "bounded numbers that are nullable, enums or have a `default`; bounds inside allOf / oneOf / anyOf",
+        "typify's type (bounds it cannot express are checked by the service only; regen notes each one)",
     ),
     (
         "two parameters of one operation with the same Rust name (`Limit`, `limit`)",
@@ -414,6 +410,14 @@ fn check_checked_markers(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
                         ));
                         return;
                     }
+                    if map.get("nullable").and_then(Value::as_bool) == Some(true) {
+                        *out = Some((
+                            m,
+                            at.to_owned(),
+                            "is not supported on a nullable schema (the generated type would not accept null): leave the property out of `required` instead",
+                        ));
+                        return;
+                    }
                 }
                 for (k, child) in map {
                     walk(
@@ -439,23 +443,31 @@ fn check_checked_markers(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
     }
 }
 
-/// How typify names a schema: UpperCamelCase of its words.
+/// The Rust type name typify gives a schema name (typify-impl 0.8's `sanitize` with
+/// Pascal case): words in UpperCamelCase, characters that cannot continue an identifier
+/// as word breaks, an `X` in front of a name that cannot start one (`3ds` → `X3ds`), and
+/// `_` after a keyword (`Self_`). Always a valid identifier, so generation never panics
+/// on a name.
 pub fn rust_type_name(name: &str) -> String {
-    let mut out = String::new();
-    let mut upper = true;
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            if upper {
-                out.push(c.to_ascii_uppercase());
-            } else {
-                out.push(c);
-            }
-            upper = false;
-        } else {
-            upper = true;
-        }
+    use heck::ToPascalCase;
+    let out = match name {
+        "+1" => "plus1".to_owned(),
+        "-1" => "minus1".to_owned(),
+        _ => name
+            .replace('\'', "")
+            .replace(|c| !unicode_ident::is_xid_continue(c), "-")
+            .to_pascal_case(),
+    };
+    let out = match out.chars().next() {
+        None => "X".to_owned(),
+        Some(c) if unicode_ident::is_xid_start(c) => out,
+        Some(_) => format!("X{out}"),
+    };
+    if out == "Self" {
+        format!("{out}_")
+    } else {
+        out
     }
-    out
 }
 
 fn check_schema_names(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
@@ -975,5 +987,11 @@ mod tests {
         assert_eq!(rust_type_name("card-token"), "CardToken");
         assert_eq!(rust_type_name("CardToken"), "CardToken");
         assert_eq!(rust_type_name("card_token"), "CardToken");
+        assert_eq!(rust_type_name("3dsAuthenticate"), "X3dsAuthenticate");
+        assert_eq!(rust_type_name("1Pin"), "X1pin");
+        assert_eq!(rust_type_name("self"), "Self_");
+        assert_eq!(rust_type_name("CVV"), "Cvv");
+        assert_eq!(rust_type_name("é-card"), "ÉCard");
+        assert_eq!(rust_type_name(""), "X");
     }
 }
