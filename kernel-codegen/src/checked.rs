@@ -1,5 +1,5 @@
-//! The newtypes kernel-codegen writes itself, in place of typify's, for two kinds of
-//! component string schema:
+//! The newtypes kernel-codegen writes itself, in place of typify's, for three kinds of
+//! component schema:
 //! - `x-kernel-sensitive: true` (card number, CVV, wallet token, …): validates the same
 //!   constraints but never shows its value: `Debug` prints `CardNumber(<redacted>)`, there
 //!   is no `Display`, and validation messages name the rule only. Reading the value is

@@ -311,6 +311,48 @@ fn construct_of(why: &str) -> &'static str {
     }
 }
 
+/// The type each builder setter of a spec's generated client takes, as
+/// `(builder struct, setter, type as written)`: `("Lookup", "card_bin", "types :: CardBin")`.
+/// The CLI generator uses it to convert text into exactly what a setter accepts.
+pub fn setter_types(spec: &Spec) -> Result<Vec<(String, String, String)>, SpecError> {
+    use quote::ToTokens;
+    let code = generate(spec)?;
+    let file = syn::parse_file(&code).map_err(|e| SpecError {
+        spec: spec.name.clone(),
+        operation: None,
+        construct: "generated code".into(),
+        why: format!("does not parse as Rust ({e}); this is a generator bug"),
+    })?;
+    let builder = file.items.iter().find_map(|i| match i {
+        syn::Item::Mod(m) if m.ident == "builder" => m.content.as_ref().map(|(_, items)| items),
+        _ => None,
+    });
+    let mut out = Vec::new();
+    for item in builder.into_iter().flatten() {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        let syn::Type::Path(self_ty) = &*block.self_ty else {
+            continue;
+        };
+        let Some(builder_name) = self_ty.path.segments.last().map(|s| s.ident.to_string()) else {
+            continue;
+        };
+        for f in &block.items {
+            if let syn::ImplItem::Fn(f) = f
+                && let Some(target) = postprocess::setter_target(&f.sig)
+            {
+                out.push((
+                    builder_name.clone(),
+                    f.sig.ident.to_string(),
+                    target.to_token_stream().to_string(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Where `openapi/` is, seen from a service crate's manifest directory.
 pub fn openapi_dir(manifest_dir: &Path) -> PathBuf {
     manifest_dir.join("..").join("openapi")

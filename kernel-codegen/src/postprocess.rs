@@ -183,27 +183,41 @@ fn explain_conversion_errors(f: &mut syn::ImplItemFn) {
     }
 }
 
-/// `T` of a setter whose only generic parameter `V` is bound by `V: TryInto<T>` and has no
-/// other bound on its error yet.
+/// `T` of a builder setter whose only predicate is `V: TryInto<T>` (no bound on its error
+/// yet).
 fn try_into_target(sig: &syn::Signature) -> Option<syn::Type> {
     let wc = sig.generics.where_clause.as_ref()?;
     if wc.predicates.len() != 1 {
         return None;
     }
-    let syn::WherePredicate::Type(t) = wc.predicates.first()? else {
-        return None;
-    };
-    if t.bounded_ty.to_token_stream().to_string() != "V" {
-        return None;
-    }
-    let syn::TypeParamBound::Trait(tb) = t.bounds.first()? else {
-        return None;
-    };
-    let last = tb.path.segments.last()?;
-    if last.ident != "TryInto" {
-        return None;
-    }
-    type_args(last).next()
+    setter_target(sig)
+}
+
+/// `T` of a builder setter `fn x<V>(self, value: V) where V: TryInto<T>, …`.
+pub(crate) fn setter_target(sig: &syn::Signature) -> Option<syn::Type> {
+    sig.generics
+        .where_clause
+        .as_ref()?
+        .predicates
+        .iter()
+        .find_map(|pred| {
+            let syn::WherePredicate::Type(t) = pred else {
+                return None;
+            };
+            if t.bounded_ty.to_token_stream().to_string() != "V" {
+                return None;
+            }
+            t.bounds.iter().find_map(|bound| {
+                let syn::TypeParamBound::Trait(tb) = bound else {
+                    return None;
+                };
+                let last = tb.path.segments.last()?;
+                if last.ident != "TryInto" {
+                    return None;
+                }
+                type_args(last).next()
+            })
+        })
 }
 
 struct KeepConversionError {

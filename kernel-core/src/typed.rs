@@ -163,12 +163,26 @@ pub(crate) const REFUSED_SEGMENT: &str = "%00refused-path-parameter%00";
 /// otherwise move the request to another path of the service. kernel-codegen makes the
 /// generated code call this instead of progenitor's.
 pub fn encode_path(segment: &str) -> String {
-    let lower = segment.to_ascii_lowercase();
-    let dots = lower.replace("%2e", ".");
-    if segment.is_empty() || dots == "." || dots == ".." {
+    if segment.is_empty() || is_dot_segment(segment) {
         return REFUSED_SEGMENT.to_owned();
     }
     progenitor_client::encode_path(segment)
+}
+
+/// `.` or `..`, each dot written as `.` or `%2e` (any case); no allocation, as this runs
+/// for every path parameter of every call.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() && dots < 3 {
+        match rest {
+            [b'.', tail @ ..] => rest = tail,
+            [b'%', b'2', e, tail @ ..] if e.eq_ignore_ascii_case(&b'e') => rest = tail,
+            _ => return false,
+        }
+        dots += 1;
+    }
+    rest.is_empty() && (1..=2).contains(&dots)
 }
 
 /// The error riding in a carrier response's extensions.
@@ -250,5 +264,8 @@ mod tests {
             assert_eq!(encode_path(bad), REFUSED_SEGMENT, "{bad:?}");
         }
         assert_eq!(encode_path("..."), "...", "three dots are an ordinary name");
+        for ordinary in ["%2e%2e%2e", ".a", "%2", "%2f", "a.."] {
+            assert_ne!(encode_path(ordinary), REFUSED_SEGMENT, "{ordinary:?}");
+        }
     }
 }

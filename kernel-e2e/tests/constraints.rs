@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 use kernel_core::typed::ServiceContext;
 use kernel_core::{Error, RequestError};
 use kernel_e2e::{client, sandbox};
+
+/// A card number where it does not belong: it must never appear in a message.
+const CANARY: &str = "4111111111111111";
 use serde_json::json;
 
 #[allow(
@@ -200,6 +203,8 @@ async fn a_builder_refuses_out_of_range_values_before_planning_anything() {
             .send()
             .await
             .map(drop),
+        // A sensitive parameter given a card number (the canary) where a PIN goes.
+        ok(dry().list_items()).pin(CANARY).send().await.map(drop),
         // A required parameter never set.
         dry().list_items().send().await.map(drop),
     ];
@@ -210,6 +215,8 @@ async fn a_builder_refuses_out_of_range_values_before_planning_anything() {
             matches!(e, Error::InvalidRequest(RequestError::Parameter { .. })),
             "case {i}: {e:?}"
         );
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains(CANARY), "case {i} shows the value: {shown}");
         messages.push(e.to_string());
     }
     // The message names the parameter, its type and the rule (not the value).
@@ -218,6 +225,7 @@ async fn a_builder_refuses_out_of_range_values_before_planning_anything() {
         "conversion to `ListItemsShelf` for shelf failed: ListItemsShelf: above the maximum 9",
         "for x_batch failed: ListItemsXBatch: below the minimum 0",
         "for routing failed: Routing: not an ABA routing number (checksum)",
+        "for pin failed: Pin: does not match ^[0-9]{4,6}$",
     ] {
         assert!(
             messages.iter().any(|m| m.contains(expected)),

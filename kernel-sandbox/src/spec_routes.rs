@@ -119,27 +119,12 @@ pub(crate) fn find(
     None
 }
 
+/// A path segment as text: byte-wise percent-decoding (a `%` not followed by two hex
+/// digits is kept as is), then UTF-8 with replacement characters.
 fn percent_decode(s: &str) -> String {
-    // Byte-wise: a `%` followed by anything but two hex digits is kept as is.
-    let bytes = s.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let (Some(Some(h)), Some(Some(l))) = (
-                bytes.get(i + 1).map(|b| hex(*b)),
-                bytes.get(i + 2).map(|b| hex(*b)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Validates the request against `op`; `Err` is the 400 message.

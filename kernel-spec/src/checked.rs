@@ -107,27 +107,31 @@ pub fn impossible_bounds(schema: &Value) -> Option<&'static str> {
 
 /// The first schema in `doc` whose bounds are impossible: `(JSON pointer, why)`.
 pub(crate) fn find_impossible_bounds(doc: &Value) -> Option<(String, &'static str)> {
-    fn walk(v: &Value, at: &str) -> Option<(String, &'static str)> {
-        match v {
-            Value::Object(map) => {
-                if let Some(why) = impossible_bounds(v) {
-                    return Some((at.to_owned(), why));
-                }
-                map.iter().find_map(|(k, child)| {
-                    walk(
-                        child,
-                        &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
-                    )
-                })
-            }
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .find_map(|(i, child)| walk(child, &format!("{at}/{i}"))),
-            _ => None,
-        }
+    find_in(doc, "", &|v, at| {
+        impossible_bounds(v).map(|why| (at.to_owned(), why))
+    })
+}
+
+/// The first place in `v` (depth first, document order) where `f`, given the value and
+/// its JSON pointer, finds something.
+pub(crate) fn find_in<T>(v: &Value, at: &str, f: &impl Fn(&Value, &str) -> Option<T>) -> Option<T> {
+    if let Some(found) = f(v, at) {
+        return Some(found);
     }
-    walk(doc, "")
+    match v {
+        Value::Object(map) => map.iter().find_map(|(k, child)| {
+            find_in(
+                child,
+                &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                f,
+            )
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, child)| find_in(child, &format!("{at}/{i}"), f)),
+        _ => None,
+    }
 }
 
 /// Bounds that would need a checked type but are left to typify because the schema is

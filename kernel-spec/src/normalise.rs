@@ -378,66 +378,26 @@ fn fix_formats(cx: &mut Ctx<'_>, v: &mut Value) {
 /// newtypes, which replace typify's by name. Anywhere else the marker would be silently
 /// ignored (a card number logged, a checksum not checked), so it is refused.
 fn check_checked_markers(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
-    fn marker(v: &Value) -> Option<String> {
-        if crate::checked::is_sensitive(v) {
-            return Some("x-kernel-sensitive".into());
-        }
-        crate::checked::kernel_format(v).map(|f| format!("format: {f}"))
-    }
-    fn walk(v: &Value, at: &str, out: &mut Option<(String, String, &'static str)>) {
-        if out.is_some() {
-            return;
-        }
-        match v {
-            Value::Object(map) => {
-                if let Some(m) = marker(v) {
-                    let parts: Vec<&str> = at.split('/').collect();
-                    let is_component =
-                        parts.len() == 4 && parts[1] == "components" && parts[2] == "schemas";
-                    if !is_component {
-                        *out = Some((
-                            m,
-                            at.to_owned(),
-                            "is honoured on component schemas only: move the schema to components.schemas and $ref it",
-                        ));
-                        return;
-                    }
-                    if map.get("type").and_then(Value::as_str) != Some("string") {
-                        *out = Some((
-                            m,
-                            at.to_owned(),
-                            "is supported on `type: string` schemas only",
-                        ));
-                        return;
-                    }
-                    if map.get("nullable").and_then(Value::as_bool) == Some(true) {
-                        *out = Some((
-                            m,
-                            at.to_owned(),
-                            "is not supported on a nullable schema (the generated type would not accept null): leave the property out of `required` instead",
-                        ));
-                        return;
-                    }
-                }
-                for (k, child) in map {
-                    walk(
-                        child,
-                        &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
-                        out,
-                    );
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    walk(child, &format!("{at}/{i}"), out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut found = None;
-    walk(doc, "", &mut found);
-    match found {
+    let misplaced = crate::checked::find_in(doc, "", &|v, at| {
+        let marker = if crate::checked::is_sensitive(v) {
+            "x-kernel-sensitive".to_owned()
+        } else {
+            format!("format: {}", crate::checked::kernel_format(v)?)
+        };
+        let parts: Vec<&str> = at.split('/').collect();
+        let is_component = parts.len() == 4 && parts[1] == "components" && parts[2] == "schemas";
+        let why = if !is_component {
+            "is honoured on component schemas only: move the schema to components.schemas and $ref it"
+        } else if v.get("type").and_then(Value::as_str) != Some("string") {
+            "is supported on `type: string` schemas only"
+        } else if v.get("nullable").and_then(Value::as_bool) == Some(true) {
+            "is not supported on a nullable schema (the generated type would not accept null): leave the property out of `required` instead"
+        } else {
+            return None;
+        };
+        Some((marker, at.to_owned(), why))
+    });
+    match misplaced {
         Some((m, at, why)) => Err(cx.err(format!("{m} at {at}"), why)),
         None => Ok(()),
     }
@@ -500,7 +460,7 @@ fn check_schema_names(cx: &Ctx<'_>, doc: &Value) -> Result<(), SpecError> {
 }
 
 /// Follows a local `$ref` (one level at a time) to the referenced value.
-fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+pub(crate) fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     let mut cur = v;
     for _ in 0..16 {
         match cur.get("$ref").and_then(Value::as_str) {

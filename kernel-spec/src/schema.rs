@@ -246,13 +246,7 @@ fn check_number(
 /// array schema takes them all (each coerced by `items`; a single value may also be a
 /// comma-separated list or a JSON array), any other schema the first.
 pub fn coerce_parameter_values(doc: &Value, schema: &Value, raws: &[String]) -> Value {
-    let resolved = match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => r
-            .strip_prefix('#')
-            .and_then(|p| doc.pointer(p))
-            .unwrap_or(schema),
-        None => schema,
-    };
+    let resolved = crate::normalise::deref(doc, schema);
     if resolved.get("type").and_then(Value::as_str) == Some("array") {
         let items = resolved.get("items").cloned().unwrap_or(Value::Null);
         let parts: Vec<String> = match raws {
@@ -282,13 +276,7 @@ pub fn coerce_parameter_values(doc: &Value, schema: &Value, raws: &[String]) -> 
 /// so that it can be validated like a body value. Unparseable values stay strings and
 /// then fail the type check.
 pub fn coerce_parameter(doc: &Value, schema: &Value, raw: &str) -> Value {
-    let schema = match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => r
-            .strip_prefix('#')
-            .and_then(|p| doc.pointer(p))
-            .unwrap_or(schema),
-        None => schema,
-    };
+    let schema = crate::normalise::deref(doc, schema);
     match schema.get("type").and_then(Value::as_str) {
         Some("integer") => raw
             .parse::<i64>()

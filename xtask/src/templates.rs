@@ -303,74 +303,24 @@ pub(crate) fn sandbox_bundle(specs: &[Spec]) -> Result<String> {
 /// generated code: `(operation method, setter) → type`, module-qualified where the type
 /// is one of the spec's own (`kernel_k3::k3::types::TokenizeRequest`).
 fn setter_types(spec: &Spec, module_path: &str) -> Result<BTreeMap<(String, String), String>> {
-    use quote::ToTokens;
-    let code = kernel_codegen::generate(spec).map_err(|e| anyhow::anyhow!("openapi/{e}"))?;
-    let file = syn::parse_file(&code)?;
-    let mut out = BTreeMap::new();
-    let builder = file.items.iter().find_map(|i| match i {
-        syn::Item::Mod(m) if m.ident == "builder" => m.content.as_ref().map(|(_, items)| items),
-        _ => None,
-    });
-    for item in builder.into_iter().flatten() {
-        let syn::Item::Impl(block) = item else {
-            continue;
-        };
-        let syn::Type::Path(self_ty) = &*block.self_ty else {
-            continue;
-        };
-        let Some(builder_name) = self_ty.path.segments.last().map(|s| s.ident.to_string()) else {
-            continue;
-        };
-        for f in &block.items {
-            let syn::ImplItem::Fn(f) = f else { continue };
-            let Some(wc) = &f.sig.generics.where_clause else {
-                continue;
+    let crate_ident = module_path.split("::").next().unwrap_or(module_path);
+    let setters = kernel_codegen::setter_types(spec).map_err(|e| anyhow::anyhow!("openapi/{e}"))?;
+    Ok(setters
+        .into_iter()
+        .map(|(builder, setter, ty)| {
+            let text: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+            // progenitor names the spec's types `types::X`; kernel-codegen's checked
+            // types (replacements) are `crate::<module>::checked::X`.
+            let text = if let Some(rest) = text.strip_prefix("types::") {
+                format!("{module_path}::types::{rest}")
+            } else if let Some(rest) = text.strip_prefix("crate::") {
+                format!("{crate_ident}::{rest}")
+            } else {
+                text
             };
-            for pred in &wc.predicates {
-                let syn::WherePredicate::Type(t) = pred else {
-                    continue;
-                };
-                for bound in &t.bounds {
-                    let syn::TypeParamBound::Trait(tb) = bound else {
-                        continue;
-                    };
-                    let Some(last) = tb.path.segments.last() else {
-                        continue;
-                    };
-                    if last.ident != "TryInto" {
-                        continue;
-                    }
-                    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-                        continue;
-                    };
-                    let Some(syn::GenericArgument::Type(target)) = args.args.first() else {
-                        continue;
-                    };
-                    let text: String = target
-                        .to_token_stream()
-                        .to_string()
-                        .chars()
-                        .filter(|c| !c.is_whitespace())
-                        .collect();
-                    // progenitor names the spec's types `types::X`; kernel-codegen's
-                    // checked types (replacements) are `crate::<module>::checked::X`.
-                    let crate_ident = module_path.split("::").next().unwrap_or(module_path);
-                    let text = if let Some(rest) = text.strip_prefix("types::") {
-                        format!("{module_path}::types::{rest}")
-                    } else if let Some(rest) = text.strip_prefix("crate::") {
-                        format!("{crate_ident}::{rest}")
-                    } else {
-                        text
-                    };
-                    out.insert(
-                        (builder_name.to_snake_case(), f.sig.ident.to_string()),
-                        text,
-                    );
-                }
-            }
-        }
-    }
-    Ok(out)
+            ((builder.to_snake_case(), setter), text)
+        })
+        .collect())
 }
 
 /// Flags the CLI itself uses: a parameter with one of these names gets `--<name>-param`.
