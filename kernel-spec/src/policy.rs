@@ -1,7 +1,7 @@
 //! The rules every spec in `openapi/` follows, on top of what normalisation needs. They make
 //! the typed clients, the sandbox and the CLI complete: metadata, a server URL matching
-//! DESIGN.md, API Gateway's SigV4 scheme, `{ "message": … }` errors, and a valid example for
-//! every request and response.
+//! DESIGN.md, API Gateway's SigV4 scheme, `{ "message": … }` errors, a valid example for
+//! every request and response, and no `default` its own schema refuses.
 
 use serde_json::Value;
 
@@ -123,6 +123,11 @@ pub fn check(spec: &Spec) -> Vec<SpecError> {
                 ));
             }
         }
+        for (construct, schema) in op_schemas(op) {
+            check_defaults(doc, schema, &construct, &mut |at, why| {
+                problems.push(err(at, why));
+            });
+        }
         if op.responses.iter().all(|r| r.status.starts_with('2')) {
             problems.push(err(
                 "responses".into(),
@@ -130,7 +135,76 @@ pub fn check(spec: &Spec) -> Vec<SpecError> {
             ));
         }
     }
+    if let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
+        for (schema_name, schema) in schemas {
+            let construct = format!("components.schemas.{schema_name}");
+            check_defaults(doc, schema, &construct, &mut |at, why| {
+                problems.push(SpecError::new(name, at, why));
+            });
+        }
+    }
     problems
+}
+
+/// The inline schemas of one operation, each with the construct that names it.
+fn op_schemas(op: &crate::operations::Operation) -> Vec<(String, &Value)> {
+    let params = op
+        .parameters
+        .iter()
+        .map(|p| (format!("parameter {}", p.name), &p.schema));
+    let body = op
+        .body
+        .iter()
+        .map(|b| ("request body".to_owned(), &b.schema));
+    let responses = op
+        .responses
+        .iter()
+        .filter_map(|r| Some((format!("response {}", r.status), r.schema.as_ref()?)));
+    params.chain(body).chain(responses).collect()
+}
+
+/// Reports every `default` in `schema` (and the schemas inside it, `$ref`s not followed:
+/// components are checked once on their own) that its own schema refuses. A bad default
+/// would be written into the generated client as the value a builder starts from, so the
+/// client would send what the spec forbids.
+fn check_defaults(doc: &Value, schema: &Value, at: &str, report: &mut impl FnMut(String, String)) {
+    let Some(s) = schema.as_object() else { return };
+    if let Some(default) = s.get("default") {
+        let mut without = s.clone();
+        without.remove("default");
+        if let Err(v) = validate(doc, &Value::Object(without), default) {
+            let why = if v.at.is_empty() {
+                v.why
+            } else {
+                format!("{}: {}", v.at, v.why)
+            };
+            report(format!("{at} default"), why);
+        }
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        for (k, child) in props {
+            check_defaults(doc, child, &format!("{at}.{k}"), report);
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(child) = s.get(key) {
+            check_defaults(doc, child, &format!("{at}.{key}"), report);
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for (i, child) in s
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            check_defaults(doc, child, &format!("{at}.{key}[{i}]"), report);
+        }
+    }
 }
 
 fn is_message_error(doc: &Value, schema: &Value) -> bool {

@@ -80,3 +80,47 @@ fn a_broken_example_is_reported_by_place_not_value() {
     let msg = problems[0].to_string();
     assert!(msg.starts_with("k3.yaml: operation `tokenize` (POST /v1/tokenize): request body example: exp_month: does not match"), "{msg}");
 }
+
+/// The policy's messages for `file` from `openapi/` with `from` replaced by `to` once.
+fn problems_after_edit(file: &str, from: &str, to: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(openapi_dir().join(file)).expect("read");
+    let edited = text.replacen(from, to, 1);
+    assert_ne!(edited, text, "the fixture edit applies to {file}");
+    let spec = kernel_spec::load_str(file, &edited).expect("loads");
+    kernel_spec::policy::check(&spec)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+const EXP_MONTH_PATTERN: &str = "      pattern: \"^(0[1-9]|1[0-2])$\"";
+
+#[test]
+fn a_default_its_schema_refuses_is_reported_where_it_is() {
+    let with_default = |d: &str| format!("{EXP_MONTH_PATTERN}\n      default: \"{d}\"");
+    let problems = problems_after_edit("k3.yaml", EXP_MONTH_PATTERN, &with_default("13"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("k3.yaml: components.schemas.ExpMonth default: does not match"),
+        "{problems:?}"
+    );
+    assert!(!problems[0].contains("13"), "names the rule, not the value");
+
+    let good = problems_after_edit("k3.yaml", EXP_MONTH_PATTERN, &with_default("01"));
+    assert!(good.is_empty(), "a good default is accepted: {good:?}");
+}
+
+#[test]
+fn a_bad_default_inside_an_operation_names_the_operation() {
+    let problems = problems_after_edit(
+        "binlookup.yaml",
+        "          schema: { $ref: \"#/components/schemas/CardBin\" }",
+        "          schema: { type: string, pattern: \"^[0-9]{6,8}$\", default: \"41\" }",
+    );
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("operation `")
+            && problems[0].contains("parameter card_bin default: does not match"),
+        "{problems:?}"
+    );
+}
