@@ -97,6 +97,9 @@ fn normalised_export_generates_a_client() {
         code.matches("async fn send_unmapped(").count()
     );
     assert_eq!(code.matches("async fn send_unmapped(").count(), 3);
+    // progenitor's usage fragments are shown as text, not left as ignored doc tests.
+    assert!(!code.contains("```ignore"), "an ignored doc test is left");
+    assert!(code.contains("```text"), "the usage fragments are kept");
 }
 
 #[test]
