@@ -8,7 +8,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 /// STS AssumeRole, dry-run a call, or run the whole flow against an embedded sandbox.
 ///
 /// Configuration comes from the environment: PARTNER and STAGE (required), TARGET_REGION,
-/// K3_EXTERNAL_ID (mode 2), KERNEL_ENV_OVERRIDE, KERNEL_ENDPOINT_URL[_<PREFIX>]; base AWS
+/// K3_EXTERNAL_ID (mode 2), KERNEL_ENV_OVERRIDE, KERNEL_ENDPOINT_URL[_{PREFIX}]; base AWS
 /// credentials from the standard AWS chain.
 ///
 /// Exit codes: 0 = 2xx, 1 = the kernel answered non-2xx, 2 = usage/config/input error,

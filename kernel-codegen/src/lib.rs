@@ -6,7 +6,7 @@
 //!
 //! What is generated, per spec:
 //! - progenitor 0.15.1's client, builder interface, with `HooksMode::Expected` and the
-//!   inner type [`kernel_core::typed::ServiceContext`]: a client whose hooks are missing
+//!   inner type `kernel_core::typed::ServiceContext`: a client whose hooks are missing
 //!   does not compile;
 //! - the hooks (`kernel_core::impl_kernel_hooks!`): every request runs through kernel-core
 //!   (credentials, signing last, retries, timeouts, tracing, errors);

@@ -9,7 +9,7 @@
 //!
 //! typify's types *do* enforce `minimum: 0` (`u64`) and `minimum: 1` (`NonZeroU64`) on a
 //! plain integer, so those stay typify's. A checked type replaces typify's by component
-//! name, so [`hoist_bounded_numbers`] first moves every inline bounded number (a property,
+//! name, so `hoist_bounded_numbers` first moves every inline bounded number (a property,
 //! an array's items, a parameter, a body) into `components.schemas` under a derived name
 //! (`NewWidgetSize`, `ListItemsLimit`) and `$ref`s it.
 

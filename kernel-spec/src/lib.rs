@@ -9,7 +9,7 @@
 //! | [`load`] | YAML/JSON → `serde_json::Value` (integer keys become strings) |
 //! | [`normalise`] | rewrites API Gateway exports into what the generator accepts; refuses the rest |
 //! | [`meta`] | the `x-kernel` service metadata (prefix, region in URL, method, subsystem, …) |
-//! | [`operations`] | the operations of a document, flattened (method, path, parameters, body, responses) |
+//! | [`mod@operations`] | the operations of a document, flattened (method, path, parameters, body, responses) |
 //! | [`checked`] | which schemas get checked newtypes (sensitive, kernel formats, bounded numbers); hoisting |
 //! | [`formats`] | checksummed string formats (`aba-routing-number`) |
 //! | [`schema`] | a small OpenAPI 3.0 schema validator (examples, sandbox request validation) |
