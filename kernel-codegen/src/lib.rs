@@ -236,6 +236,8 @@ fn run_progenitor(spec: &Spec, meta: &ServiceMeta, doc: &Value) -> Result<TokenS
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_else(|| "unknown panic".into());
+            // Assertion panics span lines (`left: …` / `right: …`); the error is one line.
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
             Err(format!("progenitor panicked: {text}"))
         }
     }
@@ -289,12 +291,91 @@ fn locate(spec: &Spec, meta: &ServiceMeta, why: String) -> SpecError {
         }
         if let Err(single_why) = run_progenitor(spec, meta, &single) {
             error.operation = Some(op.label());
-            error.construct = construct_of(&single_why).into();
+            error.construct = narrow(spec, meta, &single, &op.path, &op.method)
+                .unwrap_or_else(|| construct_of(&single_why).into());
             error.why = single_why;
             break;
         }
     }
     error
+}
+
+/// Within one failing operation (the only one in `single`), the part whose removal makes
+/// it generate: a parameter, the request body or one response. `None` when no single part
+/// is to blame; the caller then guesses from progenitor's message.
+fn narrow(
+    spec: &Spec,
+    meta: &ServiceMeta,
+    single: &Value,
+    path: &str,
+    method: &str,
+) -> Option<String> {
+    let pointer = format!(
+        "/paths/{}/{}",
+        path.replace('~', "~0").replace('/', "~1"),
+        method.to_ascii_lowercase()
+    );
+    let operation = single.pointer(&pointer)?;
+    let generates_without = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut doc = single.clone();
+        match doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+            Some(op) => {
+                edit(op);
+                run_progenitor(spec, meta, &doc).is_ok()
+            }
+            None => false,
+        }
+    };
+    let parameters = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for (i, p) in parameters.iter().enumerate() {
+        let without = |op: &mut serde_json::Map<String, Value>| {
+            if let Some(list) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                list.remove(i);
+            }
+        };
+        if generates_without(&without) {
+            let location = p.get("in").and_then(Value::as_str).unwrap_or("?");
+            let name = p.get("name").and_then(Value::as_str).unwrap_or("?");
+            return Some(format!("parameter {location} {name}"));
+        }
+    }
+    if operation.get("requestBody").is_some()
+        && generates_without(&|op: &mut serde_json::Map<String, Value>| {
+            op.remove("requestBody");
+        })
+    {
+        return Some("request body".into());
+    }
+    let statuses: Vec<String> = operation
+        .get("responses")
+        .and_then(Value::as_object)
+        .map(|r| r.keys().cloned().collect())
+        .unwrap_or_default();
+    // Responses conflict in pairs (two error types): name every one whose removal helps.
+    let culprits: Vec<&str> = if statuses.len() > 1 {
+        statuses
+            .iter()
+            .filter(|status| {
+                generates_without(&|op: &mut serde_json::Map<String, Value>| {
+                    if let Some(r) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                        r.remove(status.as_str());
+                    }
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    match culprits.as_slice() {
+        [] => None,
+        [one] => Some(format!("response {one}")),
+        many => Some(format!("responses {}", many.join(", "))),
+    }
 }
 
 /// A best guess at the construct from progenitor's message.

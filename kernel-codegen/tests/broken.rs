@@ -58,7 +58,7 @@ fn a_panic_inside_progenitor_is_reported_with_the_operation() {
     let msg = attempt(&text);
     assert!(
         msg.starts_with(
-            "broken.yaml: operation `listThings` (GET /things): responses: progenitor panicked: "
+            "broken.yaml: operation `listThings` (GET /things): responses 400, 404: progenitor panicked: "
         ),
         "{msg}"
     );
@@ -66,6 +66,26 @@ fn a_panic_inside_progenitor_is_reported_with_the_operation() {
         !msg.contains("stack backtrace") && !msg.contains('\n'),
         "one line: {msg}"
     );
+}
+
+#[test]
+fn a_multi_line_panic_is_one_line_naming_the_parameter() {
+    // An object-typed header parameter makes progenitor fail an `assert_eq!`, whose
+    // message spans three lines; the part at fault is found by removing parts one by one.
+    let text = spec(
+        &format!(
+            "{OK_OP}  /x:\n    get:\n      operationId: getX\n      parameters:\n        - name: x-filter\n          in: header\n          schema: {{ type: object, properties: {{ a: {{ type: string }} }} }}\n      responses:\n        \"200\":\n          description: ok\n          content:\n            application/json:\n              schema: {{ type: object }}\n"
+        ),
+        "    Unused: { type: object }\n",
+    );
+    let msg = attempt(&text);
+    assert!(
+        msg.starts_with(
+            "broken.yaml: operation `getX` (GET /x): parameter header x-filter: progenitor panicked: "
+        ),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'), "one line: {msg}");
 }
 
 #[test]

@@ -664,7 +664,12 @@ async fn sts_source(
 }
 
 /// What a call would do, computed without any network traffic (the CLI's `--dry-run`).
-#[derive(Debug, Clone)]
+///
+/// `url` is the exact URL, query values included (the caller's own data). `Debug` prints
+/// it as the log-safe form — origin, masked path and the query's parameter names — and the
+/// header names only, so a plan can be logged without leaking a card number sent as a
+/// query value or in a header.
+#[derive(Clone)]
 pub struct Plan {
     /// HTTP method.
     pub method: Method,
@@ -684,6 +689,25 @@ pub struct Plan {
     pub headers: Vec<(String, String)>,
     /// Body size in bytes.
     pub body_len: usize,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Plan")
+            .field("method", &self.method)
+            .field("origin", &self.url.origin().ascii_serialization())
+            .field("path", &crate::call::loggable_path(&self.url))
+            .field("query_keys", &crate::call::loggable_query_keys(&self.url))
+            .field("kernel_env", &self.kernel_env)
+            .field("account_id", &self.account_id)
+            .field("mode", &self.mode)
+            .field("role_arn", &self.role_arn)
+            .field("region", &self.region)
+            .field("header_names", &header_names)
+            .field("body_len", &self.body_len)
+            .finish()
+    }
 }
 
 /// Plans a call: resolves and validates everything, signs with placeholder credentials to

@@ -101,8 +101,13 @@ async fn every_operation_in_both_modes_is_signed_verified_and_typed() {
     assert_eq!(c.rejected_requests, 0);
     assert_eq!(c.invalid_requests, 0);
     assert_eq!(c.assume_role_calls, 2, "one AssumeRole per mode");
-    // Every operation of every spec was served as a spec operation, twice.
+    // Every operation of the six built-in services was served as a spec operation, twice.
+    // (Services added with `cargo xtask regen` have no hand-written test here: the
+    // conformance test and the CLI's every-operation test cover every spec generically.)
     for (_, prefix, ops) in kernel_sandbox::Sandbox::served_operations() {
+        if !kernel_core::Service::ALL.iter().any(|s| s.prefix == prefix) {
+            continue;
+        }
         for op in ops {
             let key = format!("{prefix} {op}");
             assert_eq!(c.operation_requests.get(&key), Some(&2), "{key}: {c:?}");

@@ -149,7 +149,7 @@ pub const CONSTRUCTS: &[(&str, &str)] = &[
     ),
     (
         "anything else progenitor or typify cannot generate (their panics included)",
-        "refused; the operation, or the component schema, at fault is named",
+        "refused; the component schema, or the operation and its part (parameter, request body, responses) at fault is named",
     ),
 ];
 

@@ -131,7 +131,7 @@ pub fn check(spec: &Spec) -> Vec<SpecError> {
         if op.responses.iter().all(|r| r.status.starts_with('2')) {
             problems.push(err(
                 "responses".into(),
-                "no error response documented (at least 400 and 403)".into(),
+                "no error response documented (every operation can fail: document its 4xx, e.g. 400, and API Gateway's 403)".into(),
             ));
         }
     }

@@ -309,18 +309,45 @@ fn setter_types(spec: &Spec, module_path: &str) -> Result<BTreeMap<(String, Stri
         .into_iter()
         .map(|(builder, setter, ty)| {
             let text: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
-            // progenitor names the spec's types `types::X`; kernel-codegen's checked
-            // types (replacements) are `crate::<module>::checked::X`.
-            let text = if let Some(rest) = text.strip_prefix("types::") {
-                format!("{module_path}::types::{rest}")
-            } else if let Some(rest) = text.strip_prefix("crate::") {
-                format!("{crate_ident}::{rest}")
-            } else {
-                text
-            };
-            ((builder.to_snake_case(), setter), text)
+            (
+                (builder.to_snake_case(), setter),
+                qualify(&text, module_path, crate_ident),
+            )
         })
         .collect())
+}
+
+/// Qualifies the generated code's relative paths in a setter type (whitespace removed) so
+/// that it names the same type from the CLI crate: progenitor names the spec's types
+/// `types::X`, kernel-codegen's checked types are `crate::<module>::checked::X`. Every
+/// path is rewritten, not only the outermost: `::std::vec::Vec<types::Field>` too.
+fn qualify(ty: &str, module_path: &str, crate_ident: &str) -> String {
+    let mut out = String::with_capacity(ty.len() + 32);
+    let mut rest = ty;
+    while !rest.is_empty() {
+        // A path starts where the previous character is not part of a path
+        // (identifier character or `:`).
+        let at_path_start = out
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'));
+        if at_path_start && let Some(tail) = rest.strip_prefix("types::") {
+            out.push_str(module_path);
+            out.push_str("::types::");
+            rest = tail;
+        } else if at_path_start && let Some(tail) = rest.strip_prefix("crate::") {
+            out.push_str(crate_ident);
+            out.push_str("::");
+            rest = tail;
+        } else {
+            let mut chars = rest.chars();
+            if let Some(c) = chars.next() {
+                out.push(c);
+            }
+            rest = chars.as_str();
+        }
+    }
+    out
 }
 
 /// Flags the CLI itself uses: a parameter with one of these names gets `--<name>-param`.
@@ -537,4 +564,37 @@ pub(crate) enum ServiceCommand {{\n{services}}}\n\n\
 pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<(), Failure> {{\n\
     match command {{\n{arms}    }}\n}}\n"
     ))
+}
+
+#[cfg(test)]
+mod qualify_tests {
+    use super::qualify;
+
+    #[test]
+    fn every_relative_path_is_qualified() {
+        let m = "kernel_risk::risk";
+        assert_eq!(
+            qualify("types::Field", m, "kernel_risk"),
+            "kernel_risk::risk::types::Field"
+        );
+        assert_eq!(
+            qualify("::std::vec::Vec<types::Field>", m, "kernel_risk"),
+            "::std::vec::Vec<kernel_risk::risk::types::Field>"
+        );
+        assert_eq!(
+            qualify(
+                "::std::option::Option<crate::risk::checked::Amount>",
+                m,
+                "kernel_risk"
+            ),
+            "::std::option::Option<kernel_risk::risk::checked::Amount>"
+        );
+        // Paths that merely end in `types` or `crate` are left alone.
+        assert_eq!(qualify("my_types::X", m, "kernel_risk"), "my_types::X");
+        assert_eq!(qualify("a::types::X", m, "kernel_risk"), "a::types::X");
+        assert_eq!(
+            qualify("::std::string::String", m, "kernel_risk"),
+            "::std::string::String"
+        );
+    }
 }

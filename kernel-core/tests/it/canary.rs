@@ -336,3 +336,34 @@ async fn canaries_never_leak_on_fault_paths() {
 }
 
 use kernel_sandbox::StsFailure as StsFailureKind;
+
+/// A dry-run plan keeps the exact URL for its caller, but its `Debug` (what ends up in a
+/// log line) shows parameter names, never a query value or a header value.
+#[test]
+fn plan_debug_shows_no_query_or_header_values() {
+    let config = kernel_core::Config::builder()
+        .partner(support::PARTNER)
+        .stage(support::STAGE)
+        .build()
+        .expect("config");
+    let options = CallOptions::new()
+        .method(http::Method::GET)
+        .header("x-card-cvv", CVV);
+    let plan = kernel_core::plan(
+        &config,
+        "bin-lookup-service",
+        &format!("?card_number={CARD}&mode=full"),
+        options,
+    )
+    .expect("plan");
+    assert!(
+        plan.url.as_str().contains(CARD),
+        "the caller keeps the exact URL"
+    );
+    let debug = format!("{plan:?} {plan:#?}");
+    assert!(!debug.contains(CARD), "{debug}");
+    assert!(!debug.contains(CVV), "{debug}");
+    assert!(debug.contains("card_number,mode"), "{debug}");
+    assert!(debug.contains("x-card-cvv"), "{debug}");
+    assert!(debug.contains("bin-lookup-service"), "{debug}");
+}
