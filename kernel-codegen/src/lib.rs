@@ -266,7 +266,7 @@ fn locate(spec: &Spec, meta: &ServiceMeta, why: String) -> SpecError {
             let mut without = no_paths.clone();
             if let Some(s) = without.pointer_mut(&format!(
                 "/components/schemas/{}",
-                name.replace('~', "~0").replace('/', "~1")
+                kernel_spec::normalise::pointer_token(&name)
             )) {
                 *s = serde_json::json!({});
             }
@@ -312,7 +312,7 @@ fn narrow(
 ) -> Option<String> {
     let pointer = format!(
         "/paths/{}/{}",
-        path.replace('~', "~0").replace('/', "~1"),
+        kernel_spec::normalise::pointer_token(path),
         method.to_ascii_lowercase()
     );
     let operation = single.pointer(&pointer)?;

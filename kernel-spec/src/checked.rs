@@ -122,7 +122,7 @@ pub(crate) fn find_in<T>(v: &Value, at: &str, f: &impl Fn(&Value, &str) -> Optio
         Value::Object(map) => map.iter().find_map(|(k, child)| {
             find_in(
                 child,
-                &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                &format!("{at}/{}", crate::normalise::pointer_token(k)),
                 f,
             )
         }),

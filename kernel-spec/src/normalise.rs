@@ -606,6 +606,12 @@ fn fix_paths(cx: &mut Ctx<'_>, doc: &mut Value) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// One JSON Pointer reference token (RFC 6901): `~` → `~0`, `/` → `~1`, so a path such
+/// as `/files/{proxy}` or a schema name can be used inside `Value::pointer`.
+pub fn pointer_token(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
 /// snake_case as progenitor converts operation ids (`decodeToken` → `decode_token`): heck's
 /// conversion, which progenitor uses too.
 pub fn snake(s: &str) -> String {
